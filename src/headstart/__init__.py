@@ -1,0 +1,15 @@
+"""headstart: transfer learning in one command.
+
+    import headstart
+    clf = headstart.ImageClassifier(backbone="efficientnet_lite0", strategy="frozen").fit("data/")
+    clf.predict(["photo.jpg"]); clf.save("model.pt"); headstart.load("model.pt")
+"""
+
+__version__ = "0.1.0"
+
+from .backbones import list_backbones, load_backbone  # noqa: E402
+from .classifier import ImageClassifier, load  # noqa: E402
+from .errors import BackboneError, BundleError, ConfigError, DataError, HeadstartError  # noqa: E402
+
+__all__ = ["BackboneError", "BundleError", "ConfigError", "DataError", "HeadstartError", "ImageClassifier",
+           "__version__", "list_backbones", "load", "load_backbone"]

@@ -1,0 +1,70 @@
+"""The model bundle: the one file a trained classifier lives in.
+
+It holds the weights, the class names, the backbone and its input adaptation, the preprocessing,
+the strategy and the head, so that ``predict`` needs nothing else. Written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import BundleError
+
+FORMAT = "headstart-model"
+FORMAT_VERSION = 1
+BUNDLE_NAME = "model.pt"
+
+
+def bundle_path(path: str | Path) -> Path:
+    """A bundle file, or the ``--out`` folder that holds ``model.pt``."""
+    path = Path(path)
+    return path / BUNDLE_NAME if path.is_dir() else path
+
+
+def save_bundle(payload: dict[str, Any], path: str | Path) -> Path:
+    """Write ``payload`` (metadata + ``state_dict``) to ``path`` via a temporary file and rename."""
+    target = bundle_path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    document = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(document, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def load_bundle(path: str | Path) -> dict[str, Any]:
+    """Read a bundle, checking that it is one and that this version of headstart can read it."""
+    target = bundle_path(path)
+    if not target.exists():
+        raise BundleError("no such model file.", path=target,
+                          fix="Pass the model.pt written by `headstart train --out DIR`, or that DIR.")
+    try:
+        document = torch.load(target, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch.load raises many types for foreign or truncated files
+        raise BundleError(f"is not a headstart model, or it is damaged ({type(error).__name__}).", path=target,
+                          fix="Pass a model.pt written by `headstart train`; retrain if the file was truncated.") \
+            from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise BundleError("is a PyTorch file but not a headstart model (no headstart format marker).", path=target,
+                          fix="Pass a model.pt written by `headstart train`; for raw backbone weights use "
+                              "`--weights PATH` instead.")
+    version = document.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BundleError(f"has model format version {version}; this headstart reads version {FORMAT_VERSION}.",
+                          path=target, fix="Load it with the headstart release that wrote it, or retrain.")
+    return document
+
+
+__all__ = ["BUNDLE_NAME", "FORMAT", "FORMAT_VERSION", "bundle_path", "load_bundle", "save_bundle"]

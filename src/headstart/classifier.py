@@ -1,0 +1,242 @@
+"""``ImageClassifier``: the one-line top of headstart, scikit-learn style.
+
+    clf = ImageClassifier(backbone="efficientnet_lite0", strategy="frozen").fit("data/")
+    clf.predict(["a.jpg"]); clf.evaluate("test/"); clf.save("model.pt"); headstart.load("model.pt")
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from . import __version__
+from .backbones import load_backbone
+from .bundle import load_bundle, save_bundle
+from .data.dataset import ImageDataset, ImageSet, check_images, class_weights, find_images, make_transform, \
+    stratified_split
+from .data.images import is_image_file
+from .errors import ConfigError, DataError
+from .evaluation import summarize
+from .features import extract_embeddings
+from .heads import build_head, fit_head
+from .model import TransferNet
+from .runtime import loader_workers
+from .strategies import Strategy, resolve_strategy
+from .training import fit_network
+from .training.trainer import default_epochs
+
+Data = str | Path | ImageSet
+
+
+class ImageClassifier:
+    """A transfer-learned image classifier.
+
+    Args:
+        backbone: registry name (see ``headstart backbones``).
+        strategy: ``frozen`` (embed once, fit a head), ``prototype``/``knn`` (no training),
+            ``partial`` (freeze the first ``freeze`` stages), ``full``, or ``scratch``.
+        freeze: for ``partial``: stages to freeze, a count or a fraction (default: half).
+        head: for ``frozen``: ``logreg``, ``linear`` or ``mlp``.
+        epochs: for trained strategies (default: chosen from the data size; early stopping).
+        lr: the head's peak learning rate; pretrained layers get a tenth of it.
+        batch_size: images per step.
+        image_size: input resolution (default: the backbone's).
+        in_chans: input channels (1 grayscale, 3 RGB, 4 RGBA).
+        weights: local weights file for backbones without bundled weights.
+        val_fraction: validation share when ``fit`` gets no ``val`` data.
+        use_class_weights: weight the loss by inverse class frequency.
+        strict: fail on unreadable images instead of skipping them.
+        background: colour transparent images are composited onto.
+        accelerator: ``auto``, ``cpu`` or ``gpu``.
+        seed: seeds the split, initialisation and data order.
+        progress: show progress bars.
+    """
+
+    def __init__(self, backbone: str = "efficientnet_lite0", strategy: str = "frozen", *,
+                 freeze: float | int | str | None = None, head: str = "logreg", epochs: int | None = None,
+                 lr: float = 1e-3, batch_size: int = 32, image_size: int | None = None, in_chans: int = 3,
+                 weights: str | Path | None = None, val_fraction: float = 0.2, use_class_weights: bool = False,
+                 strict: bool = False, background: str = "white", accelerator: str = "auto", seed: int = 0,
+                 progress: bool = True):
+        self.backbone = backbone
+        self.strategy = strategy
+        self.freeze = freeze
+        self.head = head
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.image_size = image_size
+        self.in_chans = in_chans
+        self.weights = weights
+        self.val_fraction = val_fraction
+        self.use_class_weights = use_class_weights
+        self.strict = strict
+        self.background = background
+        self.accelerator = accelerator
+        self.seed = seed
+        self.progress = progress
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, data: Data, val: Data | None = None) -> "ImageClassifier":
+        """Learn from labelled images (a class-folder root, a CSV, or an :class:`ImageSet`)."""
+        if self.strategy == "frozen" and self.head in ("prototype", "knn"):
+            raise ConfigError(f"{self.head!r} is a strategy of its own, not a head.",
+                              fix=f"Pass --strategy {self.head}.")
+        images = self._checked(data)
+        if val is None:
+            train, val_set = stratified_split(images, self.val_fraction, self.seed)
+        else:
+            train, val_set = images, self._checked(val, classes=images.classes)
+        backbone = load_backbone(self.backbone, pretrained=self.strategy != "scratch", in_chans=self.in_chans,
+                                 image_size=self.image_size, weights=self.weights)
+        strategy = resolve_strategy(self.strategy, len(backbone.stages), self.freeze)
+        started = time.perf_counter()
+        if strategy.on_embeddings:
+            net, details = self._fit_on_embeddings(backbone, strategy, train, val_set)
+        else:
+            net = TransferNet(backbone, build_head("linear", backbone.num_features, len(images.classes)))
+            result = fit_network(net, strategy, train, val_set, epochs=self.epochs or default_epochs(len(train)),
+                                 lr=self.lr, batch_size=self.batch_size, use_class_weights=self.use_class_weights,
+                                 seed=self.seed, accelerator=self.accelerator, background=self.background,
+                                 progress=self.progress)
+            details = {"kind": "linear", "epochs_run": result.epochs_run,
+                       "images_per_second": result.images_per_second}
+        self.net_ = net.eval()
+        self.classes_ = list(images.classes)
+        self.strategy_ = strategy
+        self.head_ = details.pop("kind")
+        self.head_options_ = details.pop("options", {})
+        self.skipped_ = images.skipped
+        self.fit_seconds_ = time.perf_counter() - started
+        self.val_accuracy_ = self._accuracy(val_set)
+        self.training_ = {**details, "train_images": len(train), "val_images": len(val_set),
+                          "val_accuracy": self.val_accuracy_, "seconds": self.fit_seconds_,
+                          "trainable_parameters": net.trainable_parameter_count()
+                          if not strategy.on_embeddings else sum(p.numel() for p in net.head.parameters())}
+        return self
+
+    def _checked(self, data: Data, classes: Sequence[str] | None = None) -> ImageSet:
+        images = data if isinstance(data, ImageSet) else find_images(data, classes=classes)
+        return check_images(images, in_chans=self.in_chans, strict=self.strict)
+
+    def _fit_on_embeddings(self, backbone, strategy: Strategy, train: ImageSet,
+                           val: ImageSet) -> tuple[TransferNet, dict[str, Any]]:
+        kind = strategy.name if strategy.name in ("prototype", "knn") else self.head
+        features = extract_embeddings(backbone, train, batch_size=max(self.batch_size, 64),
+                                      background=self.background, progress=self.progress)
+        weights = class_weights(train).numpy() if self.use_class_weights else None
+        head, info = fit_head(kind, features, np.asarray(train.labels), len(train.classes),
+                              class_weight=weights, seed=self.seed)
+        for parameter in backbone.parameters():
+            parameter.requires_grad_(False)
+        options = {"num_references": len(features), "k": info["k"]} if kind == "knn" else {}
+        return TransferNet(backbone, head), {"kind": kind, "options": options, **info}
+
+    # -------------------------------------------------------------- predicting
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "net_"):
+            raise ConfigError("this classifier is not fitted yet.", fix="Call fit(data) or headstart.load(path).")
+
+    def predict_proba(self, images: Sequence[str | Path] | ImageSet) -> np.ndarray:
+        """Class probabilities ``(n, len(classes_))`` for image files (or an :class:`ImageSet`)."""
+        self._check_fitted()
+        image_set = images if isinstance(images, ImageSet) else ImageSet(
+            [Path(p) for p in images], [0] * len(images), self.classes_, "predict")
+        dataset = ImageDataset(image_set, make_transform(self.net_.backbone.preprocessing, train=False),
+                               self.net_.backbone.in_chans, self.background)
+        loader = DataLoader(dataset, batch_size=64, num_workers=loader_workers() if len(dataset) > 64 else 0)
+        net = self.net_.eval()
+        outputs = []
+        with torch.inference_mode():
+            for batch, _ in loader:
+                outputs.append(net(batch.contiguous(memory_format=torch.channels_last)).softmax(1).numpy())
+        return np.concatenate(outputs) if outputs else np.zeros((0, len(self.classes_)), np.float32)
+
+    def predict(self, images: Sequence[str | Path] | ImageSet) -> list[str]:
+        """The most probable class name for each image."""
+        return [self.classes_[i] for i in self.predict_proba(images).argmax(1)]
+
+    def predict_top_k(self, images: Sequence[str | Path], k: int = 3) -> list[list[tuple[str, float]]]:
+        """The ``k`` most probable classes with their probabilities, per image."""
+        probabilities = self.predict_proba(images)
+        k = min(k, len(self.classes_))
+        return [[(self.classes_[i], float(row[i])) for i in np.argsort(-row)[:k]] for row in probabilities]
+
+    def _accuracy(self, images: ImageSet) -> float:
+        return float(np.mean(self.predict_proba(images).argmax(1) == np.asarray(images.labels)))
+
+    def evaluate(self, data: Data) -> dict[str, Any]:
+        """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix on labelled data."""
+        self._check_fitted()
+        images = self._checked(data, classes=self.classes_)
+        predictions = self.predict_proba(images).argmax(1)
+        report = summarize(images.labels, predictions, self.classes_)
+        report["skipped"] = [{"file": f, "reason": r} for f, r in images.skipped]
+        return report
+
+    def score(self, data: Data) -> float:
+        """Accuracy on labelled data (scikit-learn's ``score``)."""
+        return self.evaluate(data)["accuracy"]
+
+    # ------------------------------------------------------------- persisting
+    def save(self, path: str | Path) -> Path:
+        """Write the model bundle (atomically); ``path`` is a file or an existing folder."""
+        self._check_fitted()
+        backbone = self.net_.backbone
+        return save_bundle({
+            "task": "image",
+            "headstart_version": __version__,
+            "classes": self.classes_,
+            "backbone": {"name": backbone.name, "in_chans": backbone.in_chans,
+                         "image_size": backbone.preprocessing.image_size,
+                         "weights_source": backbone.weights_source, "adaptation": backbone.adaptation},
+            "preprocessing": backbone.preprocessing.to_dict(),
+            "strategy": self.strategy_.to_dict(),
+            "head": {"kind": self.head_, "options": self.head_options_},
+            "background": self.background,
+            "training": self.training_,
+            "state_dict": self.net_.state_dict(),
+        }, path)
+
+    @classmethod
+    def from_bundle(cls, document: dict[str, Any]) -> "ImageClassifier":
+        """Rebuild a fitted classifier from a loaded bundle (no pretrained weights needed)."""
+        spec = document["backbone"]
+        backbone = load_backbone(spec["name"], pretrained=False, in_chans=spec["in_chans"],
+                                 image_size=spec["image_size"])
+        head_spec = document["head"]
+        head = build_head(head_spec["kind"], backbone.num_features, len(document["classes"]), **head_spec["options"])
+        net = TransferNet(backbone, head)
+        net.load_state_dict(document["state_dict"])
+        strategy = Strategy(**document["strategy"])
+        clf = cls(backbone=spec["name"], strategy=strategy.name, head=head_spec["kind"],
+                  image_size=spec["image_size"], in_chans=spec["in_chans"], background=document["background"])
+        clf.net_, clf.classes_, clf.strategy_ = net.eval(), list(document["classes"]), strategy
+        clf.head_, clf.head_options_, clf.training_ = head_spec["kind"], head_spec["options"], document["training"]
+        clf.skipped_ = []
+        return clf
+
+
+def load(path: str | Path) -> ImageClassifier:
+    """Load a saved model bundle (the file, or the ``--out`` folder holding ``model.pt``)."""
+    return ImageClassifier.from_bundle(load_bundle(path))
+
+
+def list_images(inputs: Sequence[str | Path]) -> list[Path]:
+    """Image files named directly or found (recursively) in folders, in a stable order."""
+    found: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found += sorted(p for p in item.rglob("*") if p.is_file() and is_image_file(p))
+        elif item.is_file():
+            found.append(item)
+        else:
+            raise DataError("does not exist.", path=item, fix="Pass image files or folders of images.")
+    if not found:
+        raise DataError("no images found.", path=", ".join(map(str, inputs)), fix="Pass image files or folders.")
+    return found

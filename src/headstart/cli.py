@@ -1,0 +1,198 @@
+"""The ``headstart`` command: thin subcommands over the public Python API, same names."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from .errors import HeadstartError
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("train", help="train a classifier on labelled images",
+                            description="Train a transfer-learned classifier. Example: "
+                                        "headstart train photos/ --strategy frozen --out model/")
+    p.add_argument("data", help="folder of class subfolders (root/<class>/<image>) or a CSV with path,label")
+    p.add_argument("--out", default="headstart-model", help="folder to write model.pt and metrics.json into")
+    p.add_argument("--val", help="separate validation data (default: a stratified split of DATA)")
+    p.add_argument("--val-fraction", type=float, default=0.2, help="validation share when --val is not given")
+    p.add_argument("--backbone", default="efficientnet_lite0", help="registry name; see `headstart backbones`")
+    p.add_argument("--weights", help="local weights file for backbones without bundled weights")
+    p.add_argument("--no-pretrained", action="store_true", help="random weights (same as --strategy scratch)")
+    p.add_argument("--strategy", default="frozen",
+                   choices=["frozen", "partial", "full", "scratch", "prototype", "knn"])
+    p.add_argument("--freeze", help="partial: stages to freeze, a count (4) or a fraction (0.5)")
+    p.add_argument("--head", default="logreg", choices=["logreg", "linear", "mlp"], help="frozen: the head")
+    p.add_argument("--epochs", type=int, help="trained strategies: epochs (default: from the data size)")
+    p.add_argument("--lr", type=float, default=1e-3, help="head learning rate (pretrained layers: a tenth)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--image-size", type=int, help="input resolution (default: the backbone's)")
+    p.add_argument("--in-chans", type=int, default=3, help="input channels: 1 grayscale, 3 RGB, 4 RGBA")
+    p.add_argument("--class-weights", action="store_true", help="weight the loss by inverse class frequency")
+    p.add_argument("--strict", action="store_true", help="fail on unreadable images instead of skipping them")
+    p.add_argument("--background", default="white", help="colour for transparent pixels")
+    p.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "gpu"])
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_train)
+
+
+def _train(args: argparse.Namespace) -> dict[str, Any]:
+    from .classifier import ImageClassifier
+
+    strategy = "scratch" if args.no_pretrained else args.strategy
+    clf = ImageClassifier(
+        backbone=args.backbone, strategy=strategy, freeze=args.freeze, head=args.head, epochs=args.epochs,
+        lr=args.lr, batch_size=args.batch_size, image_size=args.image_size, in_chans=args.in_chans,
+        weights=args.weights, val_fraction=args.val_fraction, use_class_weights=args.class_weights,
+        strict=args.strict, background=args.background, accelerator=args.accelerator, seed=args.seed,
+        progress=not args.json)
+    clf.fit(args.data, val=args.val)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = clf.save(out)
+    result = {"model": str(path), "classes": clf.classes_, "strategy": clf.strategy_.name, "head": clf.head_,
+              "backbone": args.backbone, **clf.training_,
+              "skipped": [{"file": f, "reason": r} for f, r in clf.skipped_]}
+    (out / "metrics.json").write_text(json.dumps(result, indent=2))
+    if not args.json:
+        _print_skipped(clf.skipped_)
+        console.print(f"[bold]{strategy}[/] {args.backbone}: validation accuracy "
+                      f"[bold]{clf.val_accuracy_:.1%}[/] on {result['val_images']} images, "
+                      f"trained in {result['seconds']:.1f} s -> {path}")
+    return result
+
+
+def _add_evaluate(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("evaluate", help="score a model on labelled images")
+    p.add_argument("model", help="model.pt, or the --out folder that holds it")
+    p.add_argument("data", help="labelled images: class folders or a CSV")
+    p.add_argument("--strict", action="store_true", help="fail on unreadable images instead of skipping them")
+    p.set_defaults(run=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    from .classifier import load
+
+    clf = load(args.model)
+    clf.strict, clf.progress = args.strict, False
+    report = clf.evaluate(args.data)
+    if not args.json:
+        table = Table(title=f"accuracy {report['accuracy']:.1%}  macro-F1 {report['macro_f1']:.3f}  "
+                            f"({report['n']} images)")
+        for column in ("class", "precision", "recall", "F1", "support"):
+            table.add_column(column, justify="left" if column == "class" else "right")
+        for name, row in report["per_class"].items():
+            table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
+                          str(row["support"]))
+        console.print(table)
+        matrix = Table(title="confusion matrix (rows: true, columns: predicted)")
+        matrix.add_column("")
+        for index in range(len(report["classes"])):
+            matrix.add_column(str(index), justify="right")
+        for index, (name, row) in enumerate(zip(report["classes"], report["confusion_matrix"])):
+            matrix.add_row(f"{index} {name}", *map(str, row))
+        console.print(matrix)
+        _print_skipped([(s["file"], s["reason"]) for s in report["skipped"]])
+    return report
+
+
+def _add_predict(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("predict", help="classify images")
+    p.add_argument("model", help="model.pt, or the --out folder that holds it")
+    p.add_argument("images", nargs="+", help="image files or folders")
+    p.add_argument("--top-k", type=int, default=3)
+    p.set_defaults(run=_predict)
+
+
+def _predict(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from .classifier import list_images, load
+    from .data.dataset import ImageSet, check_images
+
+    clf = load(args.model)
+    files = list_images(args.images)
+    readable = check_images(ImageSet(files, [0] * len(files), clf.classes_, "predict"),
+                            in_chans=clf.in_chans) if files else None
+    ranked = clf.predict_top_k(readable.paths, k=args.top_k)
+    rows = [{"image": str(path), "top_k": [{"class": c, "probability": p} for c, p in classes]}
+            for path, classes in zip(readable.paths, ranked)]
+    if not args.json:
+        table = Table()
+        table.add_column("image")
+        table.add_column("prediction")
+        table.add_column(f"top {args.top_k}")
+        for row in rows:
+            top = row["top_k"]
+            table.add_row(row["image"], f"{top[0]['class']} ({top[0]['probability']:.1%})",
+                          ", ".join(f"{t['class']} {t['probability']:.1%}" for t in top[1:]))
+        console.print(table)
+        _print_skipped(readable.skipped)
+    return rows
+
+
+def _add_backbones(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("backbones", help="list the backbones and where their weights come from")
+    p.set_defaults(run=_backbones)
+
+
+def _backbones(args: argparse.Namespace) -> list[dict[str, str]]:
+    from .backbones import list_backbones
+
+    rows = list_backbones()
+    if not args.json:
+        table = Table(title="backbones (any timm or torchvision architecture also works by name)")
+        for column in ("name", "source", "input", "weights", "description"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(row[c] for c in ("name", "source", "input", "weights", "description")))
+        console.print(table)
+    return rows
+
+
+def _print_skipped(skipped: Sequence[tuple[str, str]]) -> None:
+    if skipped:
+        err_console.print(f"[yellow]skipped {len(skipped)} file(s):[/]")
+        for file, reason in skipped[:10]:
+            err_console.print(f"  {file}: {reason}")
+        if len(skipped) > 10:
+            err_console.print(f"  ... and {len(skipped) - 10} more (see --json)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="headstart", description="Transfer learning in one command.")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_train, _add_evaluate, _add_predict, _add_backbones):
+        add(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.run(args)
+    except HeadstartError as error:
+        if args.debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {error.message}", highlight=False)
+        return 1
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+    if args.json:
+        print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data: find, validate, split and load labelled images (and texts)."""

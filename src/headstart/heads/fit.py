@@ -1,0 +1,93 @@
+"""Fitting heads on fixed embeddings: seconds, not epochs over images."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+from torch.nn import functional as F
+
+from ..errors import ConfigError
+from .modules import HEADS, KNNHead, PrototypeHead, build_head
+
+HEAD_KINDS = ("logreg", "linear", "mlp")
+
+
+def fit_head(kind: str, features: np.ndarray, labels: np.ndarray, num_classes: int, *,
+             class_weight: np.ndarray | None = None, seed: int = 0, k: int = 5) -> tuple[nn.Module, dict[str, Any]]:
+    """Fit a head of ``kind`` on ``features`` ``(n, d)``; return it and what was chosen while fitting.
+
+    Kinds: ``logreg`` (multinomial logistic regression, C chosen by cross-validation, exported as
+    a linear layer), ``linear`` and ``mlp`` (trained with torch), ``prototype`` (class means,
+    no training) and ``knn`` (the embeddings themselves, no training).
+    """
+    if kind not in HEADS:
+        raise ConfigError(f"unknown head {kind!r}.", fix=f"Choose one of {', '.join(HEADS)}.")
+    features = np.asarray(features, dtype=np.float32)
+    labels = np.asarray(labels, dtype=np.int64)
+    if kind == "prototype":
+        return _prototypes(features, labels, num_classes), {}
+    if kind == "knn":
+        head = KNNHead(features.shape[1], num_classes, len(features), k=k)
+        head.references.copy_(torch.from_numpy(features))
+        head.reference_labels.copy_(torch.from_numpy(labels))
+        return head, {"k": k}
+    if kind == "logreg":
+        return _logistic_regression(features, labels, num_classes, class_weight, seed)
+    return _train_torch_head(kind, features, labels, num_classes, class_weight, seed)
+
+
+def _prototypes(features: np.ndarray, labels: np.ndarray, num_classes: int) -> PrototypeHead:
+    head = PrototypeHead(features.shape[1], num_classes)
+    normalized = F.normalize(torch.from_numpy(features), dim=1)
+    for c in range(num_classes):
+        head.prototypes[c] = normalized[torch.from_numpy(labels == c)].mean(0)
+    return head
+
+
+def _logistic_regression(features: np.ndarray, labels: np.ndarray, num_classes: int,
+                         class_weight: np.ndarray | None, seed: int) -> tuple[nn.Module, dict[str, Any]]:
+    scaler = StandardScaler().fit(features)
+    folds = int(min(3, np.bincount(labels, minlength=num_classes).min()))
+    weights = None if class_weight is None else {c: float(w) for c, w in enumerate(class_weight)}
+    model = LogisticRegressionCV(Cs=np.logspace(-3, 0, 4).tolist(), cv=max(folds, 2), max_iter=200, tol=1e-3,
+                                 l1_ratios=(0.0,), scoring="neg_log_loss", use_legacy_attributes=False,
+                                 class_weight=weights, random_state=seed)
+    model.fit(scaler.transform(features), labels)
+    coef, intercept = model.coef_, model.intercept_
+    if num_classes == 2:  # scikit-learn keeps one row for binary problems
+        coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
+    # Fold the standardisation into the linear layer: w' = w / s, b' = b - w' . m
+    weight = coef / scaler.scale_
+    bias = intercept - weight @ scaler.mean_
+    head = build_head("logreg", features.shape[1], num_classes)
+    head.linear.weight.data.copy_(torch.from_numpy(weight.astype(np.float32)))
+    head.linear.bias.data.copy_(torch.from_numpy(bias.astype(np.float32)))
+    return head, {"C": float(np.ravel(model.C_)[0]), "cv_folds": max(folds, 2)}
+
+
+def _train_torch_head(kind: str, features: np.ndarray, labels: np.ndarray, num_classes: int,
+                      class_weight: np.ndarray | None, seed: int, epochs: int = 60,
+                      batch_size: int = 128) -> tuple[nn.Module, dict[str, Any]]:
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    head = build_head(kind, features.shape[1], num_classes)
+    x, y = torch.from_numpy(features), torch.from_numpy(labels)
+    weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=1e-3, weight_decay=1e-2)
+    steps = epochs * -(-len(x) // batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=steps)
+    head.train()
+    for _ in range(epochs):
+        for batch in torch.randperm(len(x), generator=generator).split(batch_size):
+            loss = F.cross_entropy(head(x[batch]), y[batch], weight=weight, label_smoothing=0.1)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+    head.eval()
+    return head, {"epochs": epochs}

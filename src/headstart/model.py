@@ -1,0 +1,36 @@
+"""The transfer network: a backbone followed by a new head."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .backbones import Backbone
+
+
+class TransferNet(nn.Module):
+    """``head(backbone(images))``; BatchNorm layers whose parameters are frozen stay in eval mode.
+
+    A frozen BatchNorm that kept updating its running statistics in ``train()`` would silently
+    change the "frozen" pretrained layers, so ``train()`` puts those back into inference mode.
+    """
+
+    def __init__(self, backbone: Backbone, head: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(images))
+
+    def train(self, mode: bool = True) -> "TransferNet":
+        super().train(mode)
+        if mode:
+            for module in self.backbone.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+                        p.requires_grad for p in module.parameters(recurse=False)):
+                    module.eval()
+        return self
+
+    def trainable_parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -1,0 +1,64 @@
+"""The Lightning module that trains a TransferNet under a strategy."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+from torch.nn import functional as F
+
+from ..model import TransferNet
+
+
+class TransferModule(L.LightningModule):
+    """Cross-entropy training of ``net`` with the strategy's parameter groups.
+
+    The learning rate warms up linearly over ``warmup_fraction`` of the steps, then follows a
+    cosine decay; each group keeps its own peak (discriminative learning rates).
+    """
+
+    def __init__(self, net: TransferNet, param_groups: list[dict[str, Any]], *, warmup_fraction: float,
+                 class_weight: torch.Tensor | None = None, label_smoothing: float = 0.1,
+                 weight_decay: float = 1e-2):
+        super().__init__()
+        self.net = net
+        self.param_groups = param_groups
+        self.warmup_fraction = warmup_fraction
+        self.label_smoothing = label_smoothing
+        self.weight_decay = weight_decay
+        self.register_buffer("class_weight", class_weight, persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)
+
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits.float(), labels, weight=self.class_weight, label_smoothing=self.label_smoothing)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        images, labels = batch
+        images = images.contiguous(memory_format=torch.channels_last)
+        loss = self._loss(self(images), labels)
+        self.log("train_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(labels))
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        images, labels = batch
+        logits = self(images.contiguous(memory_format=torch.channels_last))
+        self.log("val_loss", self._loss(logits, labels), prog_bar=True, batch_size=len(labels))
+        self.log("val_acc", (logits.argmax(1) == labels).float().mean(), prog_bar=True, batch_size=len(labels))
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = torch.optim.AdamW(self.param_groups, weight_decay=self.weight_decay)
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = int(self.warmup_fraction * total)
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / (warmup + 1)
+            progress = (step - warmup) / max(1, total - warmup)
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

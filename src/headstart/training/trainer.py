@@ -1,0 +1,94 @@
+"""Training a TransferNet on images with Lightning's Trainer."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from torch.utils.data import DataLoader
+
+from ..data.dataset import ImageDataset, ImageSet, class_weights, make_transform
+from ..model import TransferNet
+from ..runtime import loader_workers
+from ..strategies import Strategy, apply_strategy
+from .module import TransferModule
+
+
+@dataclass
+class TrainingResult:
+    epochs_run: int
+    best_val_acc: float
+    seconds: float
+    images_per_second: float
+    trainable_parameters: int
+
+
+def default_epochs(num_train: int) -> int:
+    """About 3,000 image presentations, between 5 and 30 epochs; early stopping ends sooner."""
+    return int(min(30, max(5, round(3000 / max(1, num_train)))))
+
+
+def precision_for(accelerator: str) -> str:
+    """Mixed precision on GPU (bf16 where supported), full fp32 on CPU."""
+    if accelerator == "gpu" or (accelerator == "auto" and torch.cuda.is_available()):
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def fit_network(net: TransferNet, strategy: Strategy, train: ImageSet, val: ImageSet, *, epochs: int | None = None,
+                lr: float = 1e-3, batch_size: int = 32, use_class_weights: bool = False, seed: int = 0,
+                accelerator: str = "auto", patience: int = 5, background: str = "white",
+                progress: bool = True) -> TrainingResult:
+    """Train ``net`` under ``strategy``; the best validation-accuracy weights are restored into it."""
+    L.seed_everything(seed, workers=True, verbose=False)
+    groups = apply_strategy(net, strategy, lr)
+    preprocessing = net.backbone.preprocessing
+    in_chans = net.backbone.in_chans
+    workers = loader_workers()
+    train_loader = DataLoader(
+        ImageDataset(train, make_transform(preprocessing, train=True), in_chans, background),
+        batch_size=batch_size, shuffle=True, drop_last=len(train) > batch_size, num_workers=workers,
+        persistent_workers=True, generator=torch.Generator().manual_seed(seed))
+    val_loader = DataLoader(ImageDataset(val, make_transform(preprocessing, train=False), in_chans, background),
+                            batch_size=batch_size * 2, num_workers=workers, persistent_workers=True)
+    net.to(memory_format=torch.channels_last)
+    module = TransferModule(net, groups, warmup_fraction=strategy.warmup_fraction,
+                            class_weight=class_weights(train) if use_class_weights else None)
+    net.train()  # Lightning keeps the modes it finds; this puts frozen BatchNorm layers in inference mode
+    max_epochs = epochs or default_epochs(len(train))
+    with tempfile.TemporaryDirectory(prefix="headstart-ckpt-") as checkpoints:
+        best = ModelCheckpoint(dirpath=checkpoints, monitor="val_acc", mode="max", save_top_k=1,
+                               save_weights_only=True)
+        stop = EarlyStopping(monitor="val_loss", mode="min", patience=patience)
+        trainer = L.Trainer(max_epochs=max_epochs, accelerator=accelerator, devices=1,
+                            precision=precision_for(accelerator), callbacks=[best, stop], logger=False,
+                            enable_checkpointing=True, enable_progress_bar=progress, enable_model_summary=False,
+                            num_sanity_val_steps=0, deterministic=False)
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", ".*does not have many workers.*")
+            warnings.filterwarnings("ignore", ".*small number of batches.*")
+            warnings.filterwarnings("ignore", ".*module\\(s\\) in eval mode.*")  # frozen BatchNorm, on purpose
+            _quiet_lightning()
+            trainer.fit(module, train_loader, val_loader)
+        seconds = time.perf_counter() - started
+        if best.best_model_path:
+            state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+            module.load_state_dict(state)
+    net.cpu().eval()
+    epochs_run = trainer.current_epoch
+    return TrainingResult(epochs_run=epochs_run, best_val_acc=float(best.best_model_score or 0.0),
+                          seconds=seconds, images_per_second=epochs_run * len(train) / max(seconds, 1e-9),
+                          trainable_parameters=net.trainable_parameter_count())
+
+
+def _quiet_lightning() -> None:
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",
+                 "lightning.fabric.utilities.seed"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,38 @@
+"""Shared fixtures: small real image sets made from the repo's Fashion-MNIST sample and skimage photos."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+FASHION = REPO / "examples" / "fashion-mnist-mini"
+
+
+def copy_subset(source: Path, target: Path, classes: list[str], per_class: int) -> Path:
+    for name in classes:
+        (target / name).mkdir(parents=True, exist_ok=True)
+        for path in sorted((source / name).glob("*.png"))[:per_class]:
+            shutil.copy(path, target / name / path.name)
+    return target
+
+
+@pytest.fixture(scope="session")
+def fashion_small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Three easy Fashion-MNIST classes: 16 training and 8 test images each."""
+    root = tmp_path_factory.mktemp("fashion")
+    classes = ["trouser", "bag", "sneaker"]
+    return (copy_subset(FASHION / "train", root / "train", classes, 16),
+            copy_subset(FASHION / "test", root / "test", classes, 8))
+
+
+@pytest.fixture(scope="session")
+def lite0():
+    from headstart.backbones import load_backbone
+
+    return load_backbone("efficientnet_lite0")
