@@ -15,14 +15,14 @@ import torch
 from torch.utils.data import DataLoader
 
 from . import __version__
-from .backbones import load_backbone
+from .backbones import Backbone, load_backbone
 from .bundle import load_bundle, save_bundle
 from .data.dataset import ImageDataset, ImageSet, check_images, class_weights, find_images, make_transform, \
     stratified_split
 from .data.images import is_image_file
 from .errors import ConfigError, DataError
 from .evaluation import summarize
-from .features import extract_embeddings
+from .features import EmbeddingCache, extract_embeddings
 from .heads import build_head, fit_head
 from .model import TransferNet
 from .runtime import loader_workers
@@ -53,6 +53,12 @@ class ImageClassifier:
         strict: fail on unreadable images instead of skipping them.
         background: colour transparent images are composited onto.
         accelerator: ``auto``, ``cpu`` or ``gpu``.
+        engine: embedding engine for the frozen family: ``auto`` (ONNX Runtime on CPU), ``onnx``,
+            ``torch`` or ``compile``.
+        precision: embedding precision, ``fp32`` or ``bf16``.
+        tta: average each embedding with its horizontal mirror's (test-time augmentation).
+        cache: embedding cache folder, ``True`` for the default (``headstart cache info``), or
+            ``False`` to embed afresh every time.
         seed: seeds the split, initialisation and data order.
         progress: show progress bars.
     """
@@ -61,8 +67,9 @@ class ImageClassifier:
                  freeze: float | int | str | None = None, head: str = "logreg", epochs: int | None = None,
                  lr: float = 1e-3, batch_size: int = 32, image_size: int | None = None, in_chans: int = 3,
                  weights: str | Path | None = None, val_fraction: float = 0.2, use_class_weights: bool = False,
-                 strict: bool = False, background: str = "white", accelerator: str = "auto", seed: int = 0,
-                 progress: bool = True):
+                 strict: bool = False, background: str = "white", accelerator: str = "auto",
+                 engine: str = "auto", precision: str = "fp32", tta: bool = False, cache: bool | str | Path = True,
+                 seed: int = 0, progress: bool = True):
         self.backbone = backbone
         self.strategy = strategy
         self.freeze = freeze
@@ -78,6 +85,10 @@ class ImageClassifier:
         self.strict = strict
         self.background = background
         self.accelerator = accelerator
+        self.engine = engine
+        self.precision = precision
+        self.tta = tta
+        self.cache = cache
         self.seed = seed
         self.progress = progress
 
@@ -104,7 +115,7 @@ class ImageClassifier:
                                  lr=self.lr, batch_size=self.batch_size, use_class_weights=self.use_class_weights,
                                  seed=self.seed, accelerator=self.accelerator, background=self.background,
                                  progress=self.progress)
-            details = {"kind": "linear", "epochs_run": result.epochs_run,
+            details = {"kind": "linear", "epochs_run": result.epochs_run, "val_accuracy": result.best_val_acc,
                        "images_per_second": result.images_per_second}
         self.net_ = net.eval()
         self.classes_ = list(images.classes)
@@ -113,29 +124,38 @@ class ImageClassifier:
         self.head_options_ = details.pop("options", {})
         self.skipped_ = images.skipped
         self.fit_seconds_ = time.perf_counter() - started
-        self.val_accuracy_ = self._accuracy(val_set)
+        self.val_accuracy_ = details["val_accuracy"]
+        trainable = net.trainable_parameter_count() if not strategy.on_embeddings else \
+            sum(p.numel() for p in net.head.parameters())
         self.training_ = {**details, "train_images": len(train), "val_images": len(val_set),
-                          "val_accuracy": self.val_accuracy_, "seconds": self.fit_seconds_,
-                          "trainable_parameters": net.trainable_parameter_count()
-                          if not strategy.on_embeddings else sum(p.numel() for p in net.head.parameters())}
+                          "seconds": self.fit_seconds_, "trainable_parameters": trainable}
         return self
 
     def _checked(self, data: Data, classes: Sequence[str] | None = None) -> ImageSet:
         images = data if isinstance(data, ImageSet) else find_images(data, classes=classes)
         return check_images(images, in_chans=self.in_chans, strict=self.strict)
 
-    def _fit_on_embeddings(self, backbone, strategy: Strategy, train: ImageSet,
+    def embed(self, backbone: Backbone, images: ImageSet) -> np.ndarray:
+        """Embeddings of ``images`` with this classifier's engine, precision, TTA and cache."""
+        cache = None if self.cache is False else EmbeddingCache(None if self.cache is True else self.cache)
+        return extract_embeddings(backbone, images, batch_size=max(self.batch_size, 64), engine=self.engine,
+                                  precision=self.precision, tta=self.tta, cache=cache, background=self.background,
+                                  progress=self.progress)
+
+    def _fit_on_embeddings(self, backbone: Backbone, strategy: Strategy, train: ImageSet,
                            val: ImageSet) -> tuple[TransferNet, dict[str, Any]]:
         kind = strategy.name if strategy.name in ("prototype", "knn") else self.head
-        features = extract_embeddings(backbone, train, batch_size=max(self.batch_size, 64),
-                                      background=self.background, progress=self.progress)
+        features, val_features = self.embed(backbone, train), self.embed(backbone, val)
         weights = class_weights(train).numpy() if self.use_class_weights else None
         head, info = fit_head(kind, features, np.asarray(train.labels), len(train.classes),
                               class_weight=weights, seed=self.seed)
         for parameter in backbone.parameters():
             parameter.requires_grad_(False)
+        with torch.inference_mode():
+            val_predictions = head.eval()(torch.from_numpy(val_features)).argmax(1).numpy()
         options = {"num_references": len(features), "k": info["k"]} if kind == "knn" else {}
-        return TransferNet(backbone, head), {"kind": kind, "options": options, **info}
+        return TransferNet(backbone, head), {"kind": kind, "options": options, **info,
+                                             "val_accuracy": float(np.mean(val_predictions == np.asarray(val.labels)))}
 
     # -------------------------------------------------------------- predicting
     def _check_fitted(self) -> None:
@@ -147,6 +167,12 @@ class ImageClassifier:
         self._check_fitted()
         image_set = images if isinstance(images, ImageSet) else ImageSet(
             [Path(p) for p in images], [0] * len(images), self.classes_, "predict")
+        if not len(image_set):
+            return np.zeros((0, len(self.classes_)), np.float32)
+        if self.strategy_.on_embeddings:  # the backbone is fixed: reuse cached embeddings
+            features = torch.from_numpy(self.embed(self.net_.backbone, image_set))
+            with torch.inference_mode():
+                return self.net_.head.eval()(features).softmax(1).numpy()
         dataset = ImageDataset(image_set, make_transform(self.net_.backbone.preprocessing, train=False),
                                self.net_.backbone.in_chans, self.background)
         loader = DataLoader(dataset, batch_size=64, num_workers=loader_workers() if len(dataset) > 64 else 0)
@@ -154,8 +180,12 @@ class ImageClassifier:
         outputs = []
         with torch.inference_mode():
             for batch, _ in loader:
-                outputs.append(net(batch.contiguous(memory_format=torch.channels_last)).softmax(1).numpy())
-        return np.concatenate(outputs) if outputs else np.zeros((0, len(self.classes_)), np.float32)
+                batch = batch.contiguous(memory_format=torch.channels_last)
+                features = net.backbone(batch)
+                if self.tta:
+                    features = (features + net.backbone(torch.flip(batch, dims=[3]))) / 2
+                outputs.append(net.head(features).softmax(1).numpy())
+        return np.concatenate(outputs)
 
     def predict(self, images: Sequence[str | Path] | ImageSet) -> list[str]:
         """The most probable class name for each image."""
@@ -166,9 +196,6 @@ class ImageClassifier:
         probabilities = self.predict_proba(images)
         k = min(k, len(self.classes_))
         return [[(self.classes_[i], float(row[i])) for i in np.argsort(-row)[:k]] for row in probabilities]
-
-    def _accuracy(self, images: ImageSet) -> float:
-        return float(np.mean(self.predict_proba(images).argmax(1) == np.asarray(images.labels)))
 
     def evaluate(self, data: Data) -> dict[str, Any]:
         """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix on labelled data."""
@@ -199,6 +226,7 @@ class ImageClassifier:
             "strategy": self.strategy_.to_dict(),
             "head": {"kind": self.head_, "options": self.head_options_},
             "background": self.background,
+            "tta": self.tta,
             "training": self.training_,
             "state_dict": self.net_.state_dict(),
         }, path)
@@ -215,7 +243,8 @@ class ImageClassifier:
         net.load_state_dict(document["state_dict"])
         strategy = Strategy(**document["strategy"])
         clf = cls(backbone=spec["name"], strategy=strategy.name, head=head_spec["kind"],
-                  image_size=spec["image_size"], in_chans=spec["in_chans"], background=document["background"])
+                  image_size=spec["image_size"], in_chans=spec["in_chans"], background=document["background"],
+                  tta=document["tta"])
         clf.net_, clf.classes_, clf.strategy_ = net.eval(), list(document["classes"]), strategy
         clf.head_, clf.head_options_, clf.training_ = head_spec["kind"], head_spec["options"], document["training"]
         clf.skipped_ = []

@@ -41,6 +41,11 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--strict", action="store_true", help="fail on unreadable images instead of skipping them")
     p.add_argument("--background", default="white", help="colour for transparent pixels")
     p.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "gpu"])
+    p.add_argument("--engine", default="auto", choices=["auto", "onnx", "torch", "compile"],
+                   help="embedding engine for frozen/prototype/knn (auto: ONNX Runtime on CPU)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="embedding precision")
+    p.add_argument("--tta", action="store_true", help="average embeddings with the mirrored image's")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_train)
 
@@ -53,8 +58,8 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         backbone=args.backbone, strategy=strategy, freeze=args.freeze, head=args.head, epochs=args.epochs,
         lr=args.lr, batch_size=args.batch_size, image_size=args.image_size, in_chans=args.in_chans,
         weights=args.weights, val_fraction=args.val_fraction, use_class_weights=args.class_weights,
-        strict=args.strict, background=args.background, accelerator=args.accelerator, seed=args.seed,
-        progress=not args.json)
+        strict=args.strict, background=args.background, accelerator=args.accelerator, engine=args.engine,
+        precision=args.precision, tta=args.tta, cache=not args.no_cache, seed=args.seed, progress=not args.json)
     clf.fit(args.data, val=args.val)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -157,6 +162,73 @@ def _backbones(args: argparse.Namespace) -> list[dict[str, str]]:
     return rows
 
 
+def _add_cache(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("cache", help="show or clear the embedding cache")
+    p.add_argument("action", choices=["info", "clear"])
+    p.add_argument("--dir", help="cache folder (default: $HEADSTART_CACHE or ~/.cache/headstart)")
+    p.set_defaults(run=_cache)
+
+
+def _cache(args: argparse.Namespace) -> dict[str, Any]:
+    from .features import EmbeddingCache
+
+    cache = EmbeddingCache(args.dir)
+    if args.action == "clear":
+        result = {"root": str(cache.root), "freed_bytes": cache.clear()}
+        if not args.json:
+            console.print(f"cleared {cache.root} ({result['freed_bytes'] / 1e6:.1f} MB freed)")
+        return result
+    info = cache.info()
+    if not args.json:
+        table = Table(title=f"embedding cache {info['root']}: {info['entries']} embeddings, "
+                            f"{info['graphs']} exported graphs, {info['bytes'] / 1e6:.1f} MB")
+        for column in ("key", "backbone", "stage", "tta", "precision", "entries", "MB"):
+            table.add_column(column)
+        for row in info["extractors"]:
+            meta = row["extractor"]
+            table.add_row(row["key"], str(meta.get("backbone", "?")), str(meta.get("stage", "?")),
+                          str(meta.get("tta", "?")), str(meta.get("precision", "?")), str(row["entries"]),
+                          f"{row['bytes'] / 1e6:.1f}")
+        console.print(table)
+    return info
+
+
+def _add_compare(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("compare", help="scratch vs. the strategies across training sizes, with a report",
+                            description="Train every strategy on the same nested subsets and score them on one "
+                                        "test set. Example: headstart compare photos/ --per-class 5,10,all "
+                                        "--out compare/")
+    p.add_argument("data", help="folder of class subfolders (root/<class>/<image>) or a CSV with path,label")
+    p.add_argument("--out", default="headstart-compare", help="folder for results.json/.csv, plots, report.html")
+    p.add_argument("--backbone", default="efficientnet_lite0", help="registry name; see `headstart backbones`")
+    p.add_argument("--strategies", default="scratch,frozen,partial,full,prototype,knn", help="comma-separated")
+    p.add_argument("--per-class", default="5,10,25,50,100,all", help="training images per class, comma-separated")
+    p.add_argument("--seeds", type=int, default=3, help="subsets drawn (and runs seeded) per size")
+    test = p.add_mutually_exclusive_group()
+    test.add_argument("--test", help="separate labelled test images (default: a split of DATA)")
+    test.add_argument("--test-fraction", type=float, default=0.3, help="test share of DATA without --test")
+    p.add_argument("--image-size", type=int,
+                   help="input resolution for every strategy (default: the backbone's for embedding strategies, "
+                        "twice the images' own, at least 64, for trained ones)")
+    p.add_argument("--epochs", type=int, help="trained strategies: epochs (default: from the data size)")
+    p.add_argument("--resume", action="store_true", help="continue the results in --out, running what is missing")
+    p.set_defaults(run=_compare)
+
+
+def _compare(args: argparse.Namespace) -> dict[str, Any]:
+    from .compare import compare
+
+    result = compare(args.data, backbone=args.backbone, strategies=args.strategies, per_class=args.per_class,
+                     seeds=args.seeds, test=args.test, test_fraction=args.test_fraction,
+                     image_size=args.image_size, epochs=args.epochs, out=args.out, resume=args.resume,
+                     progress=not args.json)
+    if not args.json:
+        for line in result.summary:
+            console.print(line, highlight=False)
+        console.print(f"{result.executed} run(s) now, {result.reused} resumed -> {result.report}")
+    return result.to_dict()
+
+
 def _print_skipped(skipped: Sequence[tuple[str, str]]) -> None:
     if skipped:
         err_console.print(f"[yellow]skipped {len(skipped)} file(s):[/]")
@@ -171,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_evaluate, _add_predict, _add_backbones):
+    for add in (_add_train, _add_evaluate, _add_predict, _add_backbones, _add_cache, _add_compare):
         add(commands)
     return parser
 

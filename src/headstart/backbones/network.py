@@ -10,6 +10,16 @@ from torch import nn
 from .spec import BackboneSpec, Preprocessing
 
 
+def common_prefix(dotted_names: list[str]) -> list[str]:
+    """The leading dotted components that every name shares."""
+    common: list[str] = []
+    for column in zip(*(name.split(".") for name in dotted_names)):
+        if len(set(column)) > 1:
+            break
+        common.append(column[0])
+    return common
+
+
 @dataclass(frozen=True)
 class Stage:
     """A group of consecutive layers that a strategy freezes or trains together."""
@@ -52,6 +62,11 @@ class Backbone(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.body(images)
+
+    def stage_module_name(self, stage_index: int) -> str:
+        """The module (inside ``body``) whose output ends stage ``stage_index``."""
+        modules = [n.rsplit(".", 1)[0] for n in self.stages[stage_index].parameter_names]
+        return ".".join(common_prefix(modules)) or modules[-1]
 
     def stage_parameters(self, stage_index: int) -> list[nn.Parameter]:
         named = dict(self.named_parameters())

@@ -20,7 +20,7 @@ from torch import nn
 
 from ..errors import BackboneError
 from .efficientnet_lite import load_lite_state_dict
-from .network import Backbone, Stage
+from .network import Backbone, Stage, common_prefix
 from .spec import IMAGENET_MEAN, IMAGENET_STD, BackboneSpec, Preprocessing
 
 _LITE_MEAN_STD = dict(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
@@ -219,11 +219,7 @@ def _adapt_first_conv(model: nn.Module, in_chans: int) -> None:
 
 def _stage_name(names: list[str]) -> str:
     parts = [n.split(".") for n in names]
-    common: list[str] = []
-    for column in zip(*parts):
-        if len(set(column)) > 1:
-            break
-        common.append(column[0])
+    common = common_prefix(names)
     if common:
         return ".".join(common[:2])
     return "+".join(dict.fromkeys(".".join(p[:2]) if p[0] == parts[0][0] else p[0] for p in parts))

@@ -1,4 +1,4 @@
-"""Embedding extraction: batched, inference mode, channels-last, decoding overlapped with compute."""
+"""Embedding extraction: cached by content, batched, decoding overlapped with the forward pass."""
 
 from __future__ import annotations
 
@@ -8,23 +8,64 @@ from torch.utils.data import DataLoader
 
 from ..backbones import Backbone
 from ..data.dataset import ImageDataset, ImageSet, make_transform
-from ..runtime import loader_workers, pick_device
 from ..progress import progress_bar
+from ..runtime import loader_workers, pick_device
+from .cache import EmbeddingCache, describe_key, file_digests
+from .engine import Runner, make_runner, resolve_engine, weights_digest
+
+
+def extractor_description(backbone: Backbone, *, stage: int | None, tta: bool, precision: str,
+                          background: str) -> dict:
+    """Everything that determines an embedding besides the image itself."""
+    return {"backbone": backbone.name, "weights": weights_digest(backbone), "in_chans": backbone.in_chans,
+            "preprocessing": backbone.preprocessing.to_dict(), "stage": "pooled" if stage is None else stage,
+            "tta": "hflip" if tta else "none", "precision": precision, "background": background}
 
 
 def extract_embeddings(backbone: Backbone, images: ImageSet, *, batch_size: int = 64, device: str = "auto",
-                       background: str = "white", progress: bool = True) -> np.ndarray:
-    """Pooled backbone features ``(len(images), backbone.num_features)`` as float32."""
+                       engine: str = "auto", precision: str = "fp32", stage: int | None = None,
+                       tta: bool = False, cache: EmbeddingCache | None = None, background: str = "white",
+                       progress: bool = True) -> np.ndarray:
+    """Features ``(len(images), d)`` float32: pooled output (or stage ``stage``'s, average-pooled).
+
+    With a ``cache``, images already embedded by the same extractor are read back, and only the
+    others run through the network. ``tta`` averages the embedding of the image and its mirror.
+    """
     target = pick_device(device)
-    dataset = ImageDataset(images, make_transform(backbone.preprocessing, train=False), backbone.in_chans,
-                           background)
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=loader_workers(),
-                        pin_memory=target.type == "cuda")
-    backbone = backbone.eval().to(target, memory_format=torch.channels_last)
+    engine = resolve_engine(engine, precision, target, stage)
+    description = extractor_description(backbone, stage=stage, tta=tta, precision=precision, background=background)
+    key = describe_key(description)
+    digests = file_digests(images.paths) if cache is not None else []
+    found = [cache.get(key, d) for d in digests] if cache is not None else [None] * len(images)
+    missing = [i for i, embedding in enumerate(found) if embedding is None]
+    if missing:
+        graph = cache.graph_path(describe_key({k: v for k, v in description.items() if k != "tta"})) \
+            if cache is not None else None
+        runner = make_runner(backbone, engine=engine, precision=precision, device=target, stage=stage,
+                             graph_path=graph)
+        computed = _run(runner, images.subset(missing), backbone, batch_size, tta, background, progress,
+                        pin=target.type == "cuda")
+        if cache is not None:
+            cache.register(key, description)
+            cache.put_many(key, ((digests[i], row) for i, row in zip(missing, computed)))
+        for i, row in zip(missing, computed):
+            found[i] = row
+    if not found:
+        return np.zeros((0, 0), np.float32)
+    return np.stack(found).astype(np.float32, copy=False)
+
+
+def _run(runner: Runner, images: ImageSet, backbone: Backbone, batch_size: int, tta: bool, background: str,
+         progress: bool, pin: bool) -> np.ndarray:
+    dataset = ImageDataset(images, make_transform(backbone.preprocessing, train=False), backbone.in_chans, background)
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=loader_workers() if len(dataset) > batch_size
+                        else 0, pin_memory=pin)
     chunks = []
-    with torch.inference_mode(), progress_bar(len(images), "embedding", enabled=progress) as advance:
+    with progress_bar(len(images), f"embedding with {backbone.name}", enabled=progress) as advance:
         for batch, _ in loader:
-            batch = batch.to(target, memory_format=torch.channels_last, non_blocking=True)
-            chunks.append(backbone(batch).float().cpu().numpy())
+            features = runner(batch)
+            if tta:
+                features = (features + runner(torch.flip(batch, dims=[3]))) / 2
+            chunks.append(features)
             advance(len(batch))
-    return np.concatenate(chunks) if chunks else np.zeros((0, backbone.num_features), np.float32)
+    return np.concatenate(chunks)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegressionCV
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 from torch.nn import functional as F
@@ -52,9 +53,12 @@ def _prototypes(features: np.ndarray, labels: np.ndarray, num_classes: int) -> P
 def _logistic_regression(features: np.ndarray, labels: np.ndarray, num_classes: int,
                          class_weight: np.ndarray | None, seed: int) -> tuple[nn.Module, dict[str, Any]]:
     scaler = StandardScaler().fit(features)
-    folds = int(min(3, np.bincount(labels, minlength=num_classes).min()))
+    # Small data: stratified k-fold; from 2,000 embeddings on, one stratified 80/20 hold-out is enough.
+    folds = int(max(2, min(3, np.bincount(labels, minlength=num_classes).min())))
+    splitter = StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=seed) if len(labels) >= 2000 \
+        else StratifiedKFold(folds, shuffle=True, random_state=seed)
     weights = None if class_weight is None else {c: float(w) for c, w in enumerate(class_weight)}
-    model = LogisticRegressionCV(Cs=np.logspace(-3, 0, 4).tolist(), cv=max(folds, 2), max_iter=200, tol=1e-3,
+    model = LogisticRegressionCV(Cs=np.logspace(-3, 0, 4).tolist(), cv=splitter, max_iter=200, tol=1e-3,
                                  l1_ratios=(0.0,), scoring="neg_log_loss", use_legacy_attributes=False,
                                  class_weight=weights, random_state=seed)
     model.fit(scaler.transform(features), labels)
@@ -67,7 +71,7 @@ def _logistic_regression(features: np.ndarray, labels: np.ndarray, num_classes: 
     head = build_head("logreg", features.shape[1], num_classes)
     head.linear.weight.data.copy_(torch.from_numpy(weight.astype(np.float32)))
     head.linear.bias.data.copy_(torch.from_numpy(bias.astype(np.float32)))
-    return head, {"C": float(np.ravel(model.C_)[0]), "cv_folds": max(folds, 2)}
+    return head, {"C": float(np.ravel(model.C_)[0]), "cv_splits": splitter.get_n_splits()}
 
 
 def _train_torch_head(kind: str, features: np.ndarray, labels: np.ndarray, num_classes: int,

@@ -62,6 +62,7 @@ def fit_network(net: TransferNet, strategy: Strategy, train: ImageSet, val: Imag
                             class_weight=class_weights(train) if use_class_weights else None)
     net.train()  # Lightning keeps the modes it finds; this puts frozen BatchNorm layers in inference mode
     max_epochs = epochs or default_epochs(len(train))
+    _quiet_lightning()
     with tempfile.TemporaryDirectory(prefix="headstart-ckpt-") as checkpoints:
         best = ModelCheckpoint(dirpath=checkpoints, monitor="val_acc", mode="max", save_top_k=1,
                                save_weights_only=True)
@@ -75,7 +76,7 @@ def fit_network(net: TransferNet, strategy: Strategy, train: ImageSet, val: Imag
             warnings.filterwarnings("ignore", ".*does not have many workers.*")
             warnings.filterwarnings("ignore", ".*small number of batches.*")
             warnings.filterwarnings("ignore", ".*module\\(s\\) in eval mode.*")  # frozen BatchNorm, on purpose
-            _quiet_lightning()
+            warnings.filterwarnings("ignore", ".*LeafSpec.*")
             trainer.fit(module, train_loader, val_loader)
         seconds = time.perf_counter() - started
         if best.best_model_path:
@@ -90,5 +91,5 @@ def fit_network(net: TransferNet, strategy: Strategy, train: ImageSet, val: Imag
 
 def _quiet_lightning() -> None:
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",
-                 "lightning.fabric.utilities.seed"):
+                 "lightning.fabric.utilities.seed", "lightning.pytorch"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,117 @@
+"""The grid of a compare: one fixed test split, nested stratified training subsets, their sizes."""
+
+from __future__ import annotations
+
+from statistics import median
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from ..data.dataset import ImageSet
+from ..errors import ConfigError, DataError
+from ..strategies import STRATEGIES
+
+__all__ = ["Size", "check_sizes", "native_size", "nested_subset", "parse_sizes", "parse_strategies",
+           "size_label", "split_test", "check_test_classes"]
+
+Size = int | str  # images per class, or "all"
+
+
+def parse_strategies(strategies: str | Sequence[str]) -> list[str]:
+    """Strategy names from ``"scratch,frozen"`` or a list, checked and de-duplicated."""
+    names = [s.strip() for s in (strategies.split(",") if isinstance(strategies, str) else strategies)]
+    names = list(dict.fromkeys(n for n in names if n))
+    unknown = [n for n in names if n not in STRATEGIES]
+    if unknown or not names:
+        raise ConfigError(f"unknown strategy {unknown[0]!r}." if unknown else "no strategies given.",
+                          fix=f"Pass --strategies as a comma-separated list of {', '.join(STRATEGIES)}.")
+    return names
+
+
+def parse_sizes(per_class: str | Sequence[int | str]) -> list[Size]:
+    """Training sizes from ``"5,10,all"`` or a list: whole counts ascending, then ``"all"``."""
+    items = per_class.split(",") if isinstance(per_class, str) else list(per_class)
+    sizes: set[int] = set()
+    want_all = False
+    for item in items:
+        text = str(item).strip().lower()
+        if text == "all":
+            want_all = True
+        elif text.isdigit() and int(text) > 0:
+            sizes.add(int(text))
+        elif text:
+            raise ConfigError(f"--per-class takes whole numbers above 0 or 'all', got {item!r}.",
+                              fix="Pass e.g. --per-class 5,10,25,all.")
+    if not sizes and not want_all:
+        raise ConfigError("no training sizes given.", fix="Pass e.g. --per-class 5,10,25,all.")
+    return [*sorted(sizes), *(["all"] if want_all else [])]
+
+
+def size_label(size: Size) -> str:
+    return "all" if size == "all" else str(size)
+
+
+def split_test(images: ImageSet, test_fraction: float, seed: int = 0) -> tuple[ImageSet, ImageSet]:
+    """A fixed, seeded per-class split into (training pool, test set); every class on both sides."""
+    if not 0.0 < test_fraction < 1.0:
+        raise ConfigError(f"the test fraction must be between 0 and 1, got {test_fraction}.",
+                          fix="Pass --test-fraction 0.3, or a separate --test DIR.")
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(images.labels)
+    pool: list[int] = []
+    test: list[int] = []
+    for label, name in enumerate(images.classes):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        n_test = int(round(test_fraction * len(members)))
+        if n_test == 0 or n_test >= len(members):
+            side = "no test images" if n_test == 0 else "no training images"
+            raise DataError(f"class {name!r} has {len(members)} image(s); a test fraction of {test_fraction} "
+                            f"leaves it {side}.", path=images.source,
+                            fix="Add images to that class, change --test-fraction, or pass a separate --test DIR.")
+        test += members[:n_test].tolist()
+        pool += members[n_test:].tolist()
+    return images.subset(sorted(pool)), images.subset(sorted(test))
+
+
+def check_test_classes(test: ImageSet) -> None:
+    """Refuse a test set that leaves a class without images: its recall could not be measured."""
+    empty = [name for name, n in test.class_counts().items() if n == 0]
+    if empty:
+        raise DataError(f"the test data has no images of class {empty[0]!r}"
+                        f"{f' (nor of {len(empty) - 1} more)' if len(empty) > 1 else ''}.", path=test.source,
+                        fix="Add test images of every training class, or use --test-fraction instead of --test.")
+
+
+def check_sizes(pool: ImageSet, sizes: Sequence[Size], *, after_split: bool) -> None:
+    """Refuse sizes larger than the smallest class of the training pool, naming that class."""
+    counts = pool.class_counts()
+    largest = max((s for s in sizes if s != "all"), default=0)
+    short = {name: n for name, n in counts.items() if n < largest}
+    if short:
+        name = min(short, key=short.get)
+        where = " left for training after the test split" if after_split else ""
+        raise DataError(f"--per-class {largest} is more than class {name!r} has: {counts[name]} image(s){where}.",
+                        path=pool.source, fix=f"Pass sizes up to {counts[name]}, or 'all' to use every image.")
+
+
+def nested_subset(pool: ImageSet, size: Size, seed: int) -> list[int]:
+    """Indices of ``size`` images per class drawn with ``seed``: one seeded permutation per class,
+    its first ``size`` images, so a smaller size's subset is always inside a larger one's."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(pool.labels)
+    chosen: list[int] = []
+    for label in range(len(pool.classes)):
+        order = rng.permutation(np.flatnonzero(labels == label))
+        chosen += (order if size == "all" else order[:size]).tolist()
+    return sorted(chosen)
+
+
+def native_size(images: ImageSet, sample: int = 32) -> int:
+    """The median longer side, in pixels, of up to ``sample`` evenly spaced images (headers only)."""
+    step = max(1, len(images) // sample)
+    sides = []
+    for path in images.paths[::step][:sample]:
+        with Image.open(path) as image:
+            sides.append(max(image.size))
+    return int(median(sides))

@@ -1,0 +1,119 @@
+"""The results of a compare, written as they come (JSON + CSV, atomically) and resumed from."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..data.dataset import ImageSet
+from ..errors import ConfigError, DataError
+
+__all__ = ["CSV_FIELDS", "ResultStore", "atomic_write", "fingerprint", "run_key"]
+
+FORMAT = "headstart-compare"
+VERSION = 1
+CSV_FIELDS = ("strategy", "per_class", "seed", "accuracy", "macro_f1", "seconds", "train_seconds",
+              "images_per_second", "epochs_run", "trainable_parameters", "peak_rss_mb", "peak_gpu_mb",
+              "train_images", "fit_train_images", "val_images", "test_images", "image_size", "load_average",
+              "subset_sha", "finished_at")
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, fsync it, and rename it over ``path``."""
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def fingerprint(*image_sets: ImageSet) -> dict[str, Any]:
+    """A digest of every file's name, class, size and modification time: changes when the data does."""
+    digest = hashlib.sha256()
+    files = 0
+    for images in image_sets:
+        for path, label in sorted(zip(images.paths, images.labels)):
+            stat = Path(path).stat()
+            digest.update(f"{path}\0{images.classes[label]}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            files += 1
+    return {"files": files, "sha256": digest.hexdigest()}
+
+
+def run_key(run: dict[str, Any]) -> tuple[str, str, int]:
+    return run["strategy"], str(run["per_class"]), int(run["seed"])
+
+
+class ResultStore:
+    """``results.json`` (settings, data fingerprint, every run) and ``results.csv`` (one row per run)."""
+
+    def __init__(self, out: Path, meta: dict[str, Any], runs: list[dict[str, Any]]):
+        self.out = out
+        self.meta = meta
+        self.runs = runs
+
+    @property
+    def json_path(self) -> Path:
+        return self.out / "results.json"
+
+    @property
+    def csv_path(self) -> Path:
+        return self.out / "results.csv"
+
+    @classmethod
+    def open(cls, out: str | Path, meta: dict[str, Any], *, resume: bool) -> "ResultStore":
+        """A new store in ``out``, or with ``resume`` the one there after checking it fits ``meta``."""
+        out = Path(out)
+        path = out / "results.json"
+        if not path.exists():
+            out.mkdir(parents=True, exist_ok=True)
+            return cls(out, meta, [])
+        if not resume:
+            raise ConfigError("already holds the results of a compare.", path=out,
+                              fix="Pass --resume (resume=True) to continue them, or choose another --out folder.")
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise DataError(f"cannot be read ({error}).", path=path,
+                            fix="Delete the folder's results to start over, or choose another --out folder.") from None
+        if stored.get("format") != FORMAT or stored.get("version") != VERSION:
+            raise DataError("is not a headstart compare results file of this version.", path=path,
+                            fix="Choose another --out folder.")
+        then, now = stored["fingerprint"], meta["fingerprint"]
+        if then != now:
+            raise DataError(f"the data changed since these results were recorded ({then['files']} files then, "
+                            f"{now['files']} now, or files added, removed, replaced or touched).", path=path,
+                            fix="Restore the data as it was, or run without --resume into a new --out folder.")
+        changed = [k for k, v in meta["settings"].items() if stored["settings"].get(k) != v]
+        if changed:
+            detail = ", ".join(f"{k}: {stored['settings'].get(k)!r} then, {meta['settings'][k]!r} now" for k in changed)
+            raise ConfigError(f"these results were recorded with other settings ({detail}).", path=path,
+                              fix="Resume with the same settings, or run into a new --out folder.")
+        return cls(out, meta, list(stored["runs"]))
+
+    def done(self) -> set[tuple[str, str, int]]:
+        return {run_key(run) for run in self.runs}
+
+    def add(self, run: dict[str, Any]) -> None:
+        """Record one finished run and rewrite both files."""
+        self.runs.append(run)
+        self.save()
+
+    def save(self) -> None:
+        document = {"format": FORMAT, "version": VERSION, **self.meta, "runs": self.runs}
+        atomic_write(self.json_path, json.dumps(document, indent=1))
+        atomic_write(self.csv_path, _to_csv(self.runs))
+
+
+def _to_csv(runs: Iterable[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for run in runs:
+        writer.writerow({k: "" if run.get(k) is None else run[k] for k in CSV_FIELDS})
+    return buffer.getvalue()

@@ -1,0 +1,204 @@
+"""``compare``: every strategy on the same nested training subsets, scored on one fixed test set."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+    TimeRemainingColumn
+
+from ..backbones import load_backbone
+from ..backbones.registry import resolve_spec
+from ..classifier import ImageClassifier
+from ..data.dataset import ImageSet, check_images, find_images
+from ..errors import ConfigError
+from ..features import EmbeddingCache, extract_embeddings
+from ..strategies import EMBEDDING_STRATEGIES
+from .grid import Size, check_sizes, check_test_classes, native_size, nested_subset, parse_sizes, \
+    parse_strategies, size_label, split_test
+from .memory import PeakMemory
+from .report import write_report
+from .results import ResultStore, fingerprint
+from .summary import aggregate, summarize_runs
+
+__all__ = ["CompareResult", "DEFAULT_SIZES", "DEFAULT_STRATEGIES", "compare", "trained_image_size"]
+
+DEFAULT_STRATEGIES = ("scratch", "frozen", "partial", "full", "prototype", "knn")
+DEFAULT_SIZES = (5, 10, 25, 50, 100, "all")
+SPLIT_SEED = 0
+
+
+@dataclass
+class CompareResult:
+    """What a compare produced: every run (this call's and resumed ones), the report and its summary."""
+
+    out: Path
+    runs: list[dict[str, Any]]
+    executed: int
+    reused: int
+    report: Path
+    summary: list[str]
+
+    def table(self) -> list[dict[str, Any]]:
+        """Mean and spread over seeds per (strategy, size)."""
+        return aggregate(self.runs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"out": str(self.out), "report": str(self.report), "executed": self.executed,
+                "reused": self.reused, "summary": self.summary, "table": self.table(), "runs": self.runs}
+
+
+def trained_image_size(native: int, backbone_size: int) -> int:
+    """Input side for trained strategies: twice the images' own, at least 64, at most the backbone's."""
+    return min(backbone_size, max(64, 2 * native))
+
+
+def compare(data: str | Path, *, backbone: str = "efficientnet_lite0",
+            strategies: str | Sequence[str] = DEFAULT_STRATEGIES, per_class: str | Sequence[Size] = DEFAULT_SIZES,
+            seeds: int = 3, test: str | Path | None = None, test_fraction: float = 0.3,
+            image_size: int | None = None, epochs: int | None = None, out: str | Path = "headstart-compare",
+            resume: bool = False, progress: bool = True) -> CompareResult:
+    """Train every strategy on nested stratified subsets of ``data`` and score each on one test set.
+
+    Args:
+        data: labelled images (class folders or a CSV); the training pool, or pool + test split.
+        backbone: registry name shared by every strategy.
+        strategies: names, a list or ``"scratch,frozen"``.
+        per_class: training images per class, e.g. ``(5, 10, "all")``; each seed's smaller subsets lie
+            inside its larger ones, and every strategy gets the same subsets.
+        seeds: subsets drawn (and runs seeded) per size.
+        test: separate labelled test images; else a fixed stratified ``test_fraction`` of ``data``.
+        image_size: input side for every strategy; default: the backbone's for ``frozen``/``prototype``/
+            ``knn`` (embedded once) and :func:`trained_image_size` for ``partial``/``full``/``scratch``.
+        epochs: for trained strategies (default: chosen from the subset's size; early stopping).
+        out: folder for ``results.json``/``results.csv`` (written after every run), plots and ``report.html``.
+        resume: continue the results in ``out``, running only what is missing (refused if the data changed).
+        progress: show a progress bar over the whole grid.
+    """
+    strategies = parse_strategies(strategies)
+    sizes = parse_sizes(per_class)
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {seeds}.", fix="Pass --seeds 3.")
+    images, pool, test_set = _load(data, test, test_fraction)
+    check_sizes(pool, sizes, after_split=test is None)
+    native = native_size(pool)
+    trained_size = image_size or trained_image_size(native, resolve_spec(backbone).preprocessing.image_size)
+    settings = {"backbone": backbone, "test": str(test) if test is not None else None,
+                "test_fraction": None if test is not None else test_fraction, "split_seed": SPLIT_SEED,
+                "classes": pool.classes, "embedding_image_size": image_size, "trained_image_size": trained_size,
+                "epochs": epochs}
+    meta = {"settings": settings, "fingerprint": fingerprint(images, *([test_set] if test is not None else [])),
+            "grid": {"strategies": strategies, "per_class": sizes, "seeds": seeds},
+            "data": {"source": str(data), "native_size": native, "pool": pool.class_counts(),
+                     "test": test_set.class_counts(), "skipped": len(images.skipped) + len(test_set.skipped)},
+            "machine": _machine()}
+    store = ResultStore.open(out, meta, resume=resume)
+    done = store.done()
+    todo = [(size, seed, strategy) for size in sizes for seed in range(seeds) for strategy in strategies
+            if (strategy, size_label(size), seed) not in done]
+    reused = len(done & {(st, size_label(si), se) for si in sizes for se in range(seeds) for st in strategies})
+    store.save()
+    caches = store.out / "embedding-cache"
+    if any(strategy in EMBEDDING_STRATEGIES for _, _, strategy in todo):
+        _export_graph(backbone, image_size, pool, caches / "fit")
+    with _grid_progress(len(todo), enabled=progress) as advance:
+        for size, seed, strategy in todo:
+            advance(f"{strategy}, {size_label(size)} per class, seed {seed}", 0)
+            subset = pool.subset(nested_subset(pool, size, seed))
+            run = _run(strategy, subset, test_set, backbone=backbone, seed=seed, epochs=epochs, caches=caches,
+                       image_size=image_size if strategy in EMBEDDING_STRATEGIES else trained_size)
+            store.add({"strategy": strategy, "per_class": size, "seed": seed, **run})
+            advance(f"{strategy}, {size_label(size)} per class, seed {seed}: {run['accuracy']:.1%}", 1)
+    report = write_report(store.runs, store.meta, store.out)
+    return CompareResult(store.out, store.runs, len(todo), reused, report, summarize_runs(store.runs))
+
+
+def _load(data: str | Path, test: str | Path | None, test_fraction: float) -> tuple[ImageSet, ImageSet, ImageSet]:
+    """(all of ``data``, the training pool, the test set), every image checked once."""
+    images = check_images(find_images(data))
+    if test is None:
+        return images, *split_test(images, test_fraction, SPLIT_SEED)
+    test_set = check_images(find_images(test, classes=images.classes))
+    check_test_classes(test_set)
+    return images, images, test_set
+
+
+def _run(strategy: str, subset: ImageSet, test: ImageSet, *, backbone: str, seed: int, epochs: int | None,
+         image_size: int | None, caches: Path) -> dict[str, Any]:
+    """Fit one classifier on ``subset`` and score it on ``test``.
+
+    ``fit`` gets a cache emptied of embeddings (its exported inference graph kept), so its time counts every
+    embedding of the subset; the test set's embeddings, the same for every run, come from a second cache."""
+    shutil.rmtree(caches / "fit" / "embeddings", ignore_errors=True)
+    clf = ImageClassifier(backbone, strategy, epochs=epochs, image_size=image_size, seed=seed,
+                          cache=caches / "fit", progress=False)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        clf.fit(subset, val=_validation(strategy, subset))
+        seconds = time.perf_counter() - started
+    clf.cache = caches / "test"
+    report = clf.evaluate(test)
+    training = clf.training_
+    epochs_run = training.get("epochs_run")
+    presented = training["train_images"] * (epochs_run or 1)
+    return {
+        "accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "seconds": round(seconds, 3),
+        "train_seconds": round(training["seconds"], 3),
+        "images_per_second": round(training.get("images_per_second") or presented / max(training["seconds"], 1e-9), 1),
+        "epochs_run": epochs_run, "trainable_parameters": training["trainable_parameters"],
+        "peak_rss_mb": memory.rss_mb, "peak_gpu_mb": memory.gpu_mb, "train_images": len(subset),
+        "fit_train_images": training["train_images"], "val_images": training["val_images"],
+        "test_images": report["n"], "image_size": clf.net_.backbone.preprocessing.image_size,
+        "load_average": None if load is None else round(load, 2),
+        "subset_sha": hashlib.sha256("\n".join(sorted(map(str, subset.paths))).encode()).hexdigest()[:16],
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "confusion_matrix": report["confusion_matrix"],
+    }
+
+
+def _validation(strategy: str, subset: ImageSet) -> ImageSet | None:
+    """What ``fit`` validates on. Embedding strategies learn from the whole subset (their validation score
+    is only reported, so one image per class of the subset is enough); trained strategies hold out
+    ``fit``'s own stratified 20% for early stopping when every class has two images, else reuse the subset."""
+    if strategy in EMBEDDING_STRATEGIES:
+        first: dict[int, int] = {}
+        for index, label in enumerate(subset.labels):
+            first.setdefault(label, index)
+        return subset.subset(sorted(first.values()))
+    return None if min(subset.class_counts().values()) >= 2 else subset
+
+
+def _export_graph(backbone: str, image_size: int | None, pool: ImageSet, cache: Path) -> None:
+    """Embed one image into ``cache`` once, so the inference graph that embedding strategies run is exported
+    before the first timed fit rather than inside it."""
+    network = load_backbone(backbone, image_size=image_size)
+    extract_embeddings(network, pool.subset([0]), cache=EmbeddingCache(cache), progress=False)
+
+
+def _machine() -> dict[str, Any]:
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
+    return {"device": device, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform()}
+
+
+@contextmanager
+def _grid_progress(total: int, *, enabled: bool) -> Iterator[Callable[[str, int], None]]:
+    """A rich bar over the whole grid with elapsed and remaining time; yields ``advance(description, n)``."""
+    if not enabled or total == 0:
+        yield lambda description, n: None
+        return
+    columns = (TextColumn("compare"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
+               TimeRemainingColumn(), TextColumn("{task.description}"))
+    with Progress(*columns) as progress:
+        task = progress.add_task("", total=total)
+        yield lambda description, n: progress.update(task, description=description, advance=n)

@@ -1,0 +1,117 @@
+"""An on-disk embedding cache: one entry per (image content, extractor), written atomically.
+
+Keys: the BLAKE2 digest of the file's bytes (a changed file under the same name is a new entry)
+and an extractor key (backbone, its weights, stage, preprocessing, test-time augmentation,
+precision). Each entry is its own ``.npy`` file written to a temporary name and renamed into
+place, so an interrupted write leaves nothing readable behind and two processes writing the same
+entry at once both leave a whole file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+
+def default_cache_dir() -> Path:
+    """``$HEADSTART_CACHE``, else ``$XDG_CACHE_HOME/headstart``, else ``~/.cache/headstart``."""
+    if os.environ.get("HEADSTART_CACHE"):
+        return Path(os.environ["HEADSTART_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "headstart"
+
+
+def file_digest(path: str | Path) -> str:
+    """BLAKE2b-128 of the file's content."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_digests(paths: Sequence[str | Path], workers: int = 4) -> list[str]:
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(file_digest, paths))
+
+
+def describe_key(description: dict[str, Any]) -> str:
+    """A short stable key for an extractor description."""
+    text = json.dumps(description, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def write_atomically(path: Path, write: Any) -> None:
+    """Call ``write(stream)`` on a temporary file beside ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class EmbeddingCache:
+    """Embeddings on disk under ``root/embeddings/<extractor key>/<digest[:2]>/<digest>.npy``."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    def _entry(self, extractor: str, digest: str) -> Path:
+        return self.root / "embeddings" / extractor / digest[:2] / f"{digest}.npy"
+
+    def register(self, extractor: str, description: dict[str, Any]) -> None:
+        """Record what an extractor key means (for ``headstart cache info``)."""
+        path = self.root / "embeddings" / extractor / "extractor.json"
+        if not path.exists():
+            write_atomically(path, lambda s: s.write(json.dumps(description, indent=2, default=str).encode()))
+
+    def get(self, extractor: str, digest: str) -> np.ndarray | None:
+        try:
+            return np.load(self._entry(extractor, digest), allow_pickle=False)
+        except (OSError, ValueError, EOFError):  # absent, or damaged by something outside headstart
+            return None
+
+    def put(self, extractor: str, digest: str, embedding: np.ndarray) -> None:
+        write_atomically(self._entry(extractor, digest), lambda s: np.save(s, embedding, allow_pickle=False))
+
+    def put_many(self, extractor: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        for digest, embedding in items:
+            self.put(extractor, digest, embedding)
+
+    def graph_path(self, key: str) -> Path:
+        """Where an exported inference graph for extractor ``key`` lives."""
+        return self.root / "graphs" / f"{key}.onnx"
+
+    def info(self) -> dict[str, Any]:
+        """Entries and bytes per extractor, and in all."""
+        extractors = []
+        for folder in sorted((self.root / "embeddings").glob("*")):
+            files = list(folder.glob("*/*.npy"))
+            meta = folder / "extractor.json"
+            extractors.append({"key": folder.name, "entries": len(files),
+                               "bytes": sum(f.stat().st_size for f in files),
+                               "extractor": json.loads(meta.read_text()) if meta.exists() else {}})
+        graphs = list((self.root / "graphs").glob("*.onnx"))
+        return {"root": str(self.root), "extractors": extractors,
+                "entries": sum(e["entries"] for e in extractors),
+                "bytes": sum(e["bytes"] for e in extractors) + sum(g.stat().st_size for g in graphs),
+                "graphs": len(graphs)}
+
+    def clear(self) -> int:
+        """Delete every cached embedding and graph; return how many bytes were freed."""
+        freed = self.info()["bytes"]
+        for sub in ("embeddings", "graphs"):
+            shutil.rmtree(self.root / sub, ignore_errors=True)
+        return freed

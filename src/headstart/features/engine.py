@@ -1,0 +1,113 @@
+"""Inference engines for embedding extraction: ONNX Runtime on an exported graph, or PyTorch.
+
+On CPU the backbone's forward pass is the whole cost of the frozen path, so the default runs the
+network through ONNX Runtime (its graph optimiser folds BatchNorm into the convolutions and fuses
+activations); the exported graph is cached beside the embeddings. ``torch`` runs eager PyTorch
+(channels-last, inference mode; bfloat16 autocast with ``precision="bf16"``), ``compile`` adds
+``torch.compile``. Intermediate stages and GPUs use PyTorch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..backbones import Backbone
+from ..errors import ConfigError
+from .cache import write_atomically
+
+ENGINES = ("auto", "onnx", "torch", "compile")
+PRECISIONS = ("fp32", "bf16")
+Runner = Callable[[torch.Tensor], np.ndarray]
+
+
+def weights_digest(module: nn.Module) -> str:
+    """BLAKE2 digest of every tensor in ``module``'s state dict (what the weights are, not their name)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+class StageOutput(nn.Module):
+    """The global-average-pooled output of one backbone stage."""
+
+    def __init__(self, backbone: Backbone, stage: int):
+        super().__init__()
+        self.backbone = backbone
+        self.module = backbone.body.get_submodule(backbone.stage_module_name(stage))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        captured: list[torch.Tensor] = []
+        handle = self.module.register_forward_hook(lambda m, i, output: captured.append(output))
+        try:
+            self.backbone(images)
+        finally:
+            handle.remove()
+        output = captured[-1]
+        return output.mean(dim=(2, 3)) if output.ndim == 4 else output.mean(dim=1)
+
+
+def resolve_engine(engine: str, precision: str, device: torch.device, stage: int | None) -> str:
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}.", fix=f"Choose one of {', '.join(ENGINES)}.")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}.", fix=f"Choose one of {', '.join(PRECISIONS)}.")
+    if engine == "onnx" and (precision != "fp32" or device.type != "cpu" or stage is not None):
+        raise ConfigError("the onnx engine runs fp32 pooled features on CPU only.",
+                          fix="Use --engine torch for bf16, GPUs or intermediate stages.")
+    if engine != "auto":
+        return engine
+    return "onnx" if device.type == "cpu" and precision == "fp32" and stage is None else "torch"
+
+
+def make_runner(backbone: Backbone, *, engine: str, precision: str, device: torch.device, stage: int | None,
+                graph_path: Path | None) -> Runner:
+    """A function from a preprocessed batch to float32 features, for the resolved ``engine``."""
+    network: nn.Module = backbone.eval() if stage is None else StageOutput(backbone, stage).eval()
+    if engine == "onnx":
+        return _onnx_runner(network, backbone.preprocessing.in_chans, backbone.preprocessing.image_size, graph_path)
+    network = network.to(device, memory_format=torch.channels_last)
+    if engine == "compile":
+        network = torch.compile(network)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+    def run(batch: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode(), autocast:
+            return network(batch.to(device, memory_format=torch.channels_last)).float().cpu().numpy()
+
+    return run
+
+
+def _onnx_runner(network: nn.Module, in_chans: int, size: int, graph_path: Path | None) -> Runner:
+    import onnxruntime as ort
+
+    if graph_path is None or not graph_path.exists():
+        graph_path = graph_path or Path(os.environ.get("TMPDIR", "/tmp")) / f"headstart-{os.getpid()}.onnx"
+        example = torch.zeros(2, in_chans, size, size)
+
+        def export(stream) -> None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(network.cpu(), (example,), stream, input_names=["images"],
+                                  output_names=["features"], opset_version=17, dynamo=False,
+                                  dynamic_axes={"images": {0: "batch"}, "features": {0: "batch"}})
+
+        write_atomically(graph_path, export)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = os.cpu_count() or 1
+    session = ort.InferenceSession(str(graph_path), options, providers=["CPUExecutionProvider"])
+
+    def run(batch: torch.Tensor) -> np.ndarray:
+        return session.run(None, {"images": batch.contiguous().numpy()})[0]
+
+    return run

@@ -1,0 +1,112 @@
+"""The embedding cache returns what a fresh computation would, and never a half-written entry."""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from headstart.data.dataset import find_images
+from headstart.features import EmbeddingCache, extract_embeddings
+from headstart.features.cache import describe_key
+from headstart.features.extract import extractor_description
+
+
+@pytest.fixture()
+def images(fashion_small, tmp_path):
+    root = shutil.copytree(fashion_small[1], tmp_path / "images")
+    return find_images(root)
+
+
+def _entries(cache: EmbeddingCache) -> int:
+    return cache.info()["entries"]
+
+
+def test_cache_returns_bit_identical_embeddings_and_computes_only_new_images(lite0, images, tmp_path):
+    cache = EmbeddingCache(tmp_path / "cache")
+    first_half = images.subset(range(0, len(images), 2))
+    fresh_half = extract_embeddings(lite0, first_half, cache=cache, progress=False)
+    assert _entries(cache) == len(first_half)
+    everything = extract_embeddings(lite0, images, cache=cache, progress=False)
+    assert _entries(cache) == len(images)  # only the images not yet embedded were added
+    again = extract_embeddings(lite0, images, cache=cache, progress=False)
+    fresh = extract_embeddings(lite0, images, cache=None, progress=False)
+    assert np.array_equal(again, fresh) and np.array_equal(everything, fresh)
+    assert np.array_equal(fresh_half, fresh[::2])
+
+
+def test_a_changed_file_under_the_same_name_is_embedded_again(lite0, images, tmp_path):
+    cache = EmbeddingCache(tmp_path / "cache")
+    before = extract_embeddings(lite0, images, cache=cache, progress=False)
+    target = images.paths[0]
+    Image.open(images.paths[-1]).save(target)  # new content, same name
+    after = extract_embeddings(lite0, images, cache=cache, progress=False)
+    assert _entries(cache) == len(images) + 1
+    assert not np.array_equal(before[0], after[0])
+    np.testing.assert_array_equal(after[0], after[-1])
+
+
+def test_onnx_engine_matches_pytorch(lite0, images):
+    torch_features = extract_embeddings(lite0, images, engine="torch", progress=False)
+    onnx_features = extract_embeddings(lite0, images, engine="onnx", progress=False)
+    np.testing.assert_allclose(onnx_features, torch_features, atol=1e-4, rtol=0)
+
+
+def test_tta_and_stage_are_separate_cache_entries(lite0, images, tmp_path):
+    cache = EmbeddingCache(tmp_path / "cache")
+    few = images.subset(range(3))
+    plain = extract_embeddings(lite0, few, cache=cache, progress=False)
+    flipped = extract_embeddings(lite0, few, cache=cache, tta=True, progress=False)
+    stage = extract_embeddings(lite0, few, cache=cache, stage=3, progress=False)
+    assert not np.array_equal(plain, flipped)
+    assert stage.shape == (3, 40)  # stage 3 of Lite0 has 40 channels
+    assert len(cache.info()["extractors"]) == 3
+
+
+def _interrupting_save(stream, array, allow_pickle=False):
+    stream.write(b"\x93NUMPY half an entry")
+    raise KeyboardInterrupt
+
+
+def test_an_interrupted_write_leaves_no_readable_entry(tmp_path, monkeypatch):
+    cache = EmbeddingCache(tmp_path)
+    monkeypatch.setattr(np, "save", _interrupting_save)
+    with pytest.raises(KeyboardInterrupt):
+        cache.put("extractor", "ab" * 16, np.ones(4, np.float32))
+    monkeypatch.undo()
+    assert cache.get("extractor", "ab" * 16) is None
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]  # no temporary file left behind
+
+
+def _writer(root: str, seed: int) -> None:
+    cache = EmbeddingCache(root)
+    for i in range(200):
+        cache.put("extractor", f"{i:032x}", np.full(256, i, np.float32))
+
+
+def test_two_processes_writing_at_once_leave_whole_entries(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_writer, args=(str(tmp_path), s)) for s in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    cache = EmbeddingCache(tmp_path)
+    for i in range(200):
+        np.testing.assert_array_equal(cache.get("extractor", f"{i:032x}"), np.full(256, i, np.float32))
+
+
+def test_cache_key_covers_weights_and_preprocessing(lite0):
+    from headstart.backbones import load_backbone
+
+    base = describe_key(extractor_description(lite0, stage=None, tta=False, precision="fp32", background="white"))
+    other_size = load_backbone("efficientnet_lite0", image_size=128)
+    random = load_backbone("efficientnet_lite0", pretrained=False)
+    for backbone in (other_size, random):
+        key = describe_key(extractor_description(backbone, stage=None, tta=False, precision="fp32",
+                                                 background="white"))
+        assert key != base
