@@ -110,3 +110,17 @@ def test_cache_key_covers_weights_and_preprocessing(lite0):
         key = describe_key(extractor_description(backbone, stage=None, tta=False, precision="fp32",
                                                  background="white"))
         assert key != base
+
+
+def test_cache_command_reports_and_clears(lite0, images, tmp_path, capsys):
+    import json
+
+    from headstart.cli import main
+
+    cache = EmbeddingCache(tmp_path / "cache")
+    extract_embeddings(lite0, images.subset(range(4)), cache=cache, progress=False)
+    assert main(["--json", "cache", "info", "--dir", str(cache.root)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["entries"] == 4 and info["extractors"][0]["extractor"]["backbone"] == "efficientnet_lite0"
+    assert main(["cache", "clear", "--dir", str(cache.root)]) == 0
+    assert cache.info()["entries"] == 0

@@ -6,13 +6,12 @@ the strategy and the head, so that ``predict`` needs nothing else. Written atomi
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..atomic import write_atomically
 from ..errors import BundleError
 
 FORMAT = "headstart-model"
@@ -29,19 +28,8 @@ def bundle_path(path: str | Path) -> Path:
 def save_bundle(payload: dict[str, Any], path: str | Path) -> Path:
     """Write ``payload`` (metadata + ``state_dict``) to ``path`` via a temporary file and rename."""
     target = bundle_path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     document = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(document, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomically(target, lambda stream: torch.save(document, stream), durable=True)
 
 
 def load_bundle(path: str | Path) -> dict[str, Any]:

@@ -13,12 +13,13 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+
+from ..atomic import write_atomically, write_text_atomically
 
 
 def default_cache_dir() -> Path:
@@ -49,19 +50,6 @@ def describe_key(description: dict[str, Any]) -> str:
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
-def write_atomically(path: Path, write: Any) -> None:
-    """Call ``write(stream)`` on a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 class EmbeddingCache:
     """Embeddings on disk under ``root/embeddings/<extractor key>/<digest[:2]>/<digest>.npy``."""
 
@@ -75,7 +63,7 @@ class EmbeddingCache:
         """Record what an extractor key means (for ``headstart cache info``)."""
         path = self.root / "embeddings" / extractor / "extractor.json"
         if not path.exists():
-            write_atomically(path, lambda s: s.write(json.dumps(description, indent=2, default=str).encode()))
+            write_text_atomically(path, json.dumps(description, indent=2, default=str))
 
     def get(self, extractor: str, digest: str) -> np.ndarray | None:
         try:

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..backbones import Backbone
 from ..errors import ConfigError
-from .cache import write_atomically
+from ..atomic import write_atomically
 
 ENGINES = ("auto", "onnx", "torch", "compile")
 PRECISIONS = ("fp32", "bf16")
