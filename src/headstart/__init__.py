@@ -7,9 +7,10 @@
 
 __version__ = "0.1.0"
 
+from .analysis import advise  # noqa: E402
 from .backbones import list_backbones, load_backbone  # noqa: E402
 from .classifier import ImageClassifier, load  # noqa: E402
 from .errors import BackboneError, BundleError, ConfigError, DataError, HeadstartError  # noqa: E402
 
 __all__ = ["BackboneError", "BundleError", "ConfigError", "DataError", "HeadstartError", "ImageClassifier",
-           "__version__", "list_backbones", "load", "load_backbone"]
+           "__version__", "advise", "list_backbones", "load", "load_backbone"]

@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from . import __version__
+from .analysis import advise
 from .backbones import Backbone, load_backbone
 from .bundle import load_bundle, save_bundle
 from .data.dataset import ImageDataset, ImageSet, check_images, class_weights, find_images, make_transform, \
@@ -39,7 +40,8 @@ class ImageClassifier:
     Args:
         backbone: registry name (see ``headstart backbones``).
         strategy: ``frozen`` (embed once, fit a head), ``prototype``/``knn`` (no training),
-            ``partial`` (freeze the first ``freeze`` stages), ``full``, or ``scratch``.
+            ``partial`` (freeze the first ``freeze`` stages), ``full``, ``scratch``, or ``auto``
+            (measured by :func:`headstart.advise`; the evidence is kept in ``advice_``).
         freeze: for ``partial``: stages to freeze, a count or a fraction (default: half).
         head: for ``frozen``: ``logreg``, ``linear`` or ``mlp``.
         epochs: for trained strategies (default: chosen from the data size; early stopping).
@@ -103,9 +105,13 @@ class ImageClassifier:
             train, val_set = stratified_split(images, self.val_fraction, self.seed)
         else:
             train, val_set = images, self._checked(val, classes=images.classes)
-        backbone = load_backbone(self.backbone, pretrained=self.strategy != "scratch", in_chans=self.in_chans,
+        name, freeze, self.advice_ = self.strategy, self.freeze, None
+        if name == "auto":
+            advice = advise(train, backbone=self.backbone, in_chans=self.in_chans, seed=self.seed)
+            name, freeze, self.advice_ = advice.strategy, advice.freeze, advice.to_dict()
+        backbone = load_backbone(self.backbone, pretrained=name != "scratch", in_chans=self.in_chans,
                                  image_size=self.image_size, weights=self.weights)
-        strategy = resolve_strategy(self.strategy, len(backbone.stages), self.freeze)
+        strategy = resolve_strategy(name, len(backbone.stages), freeze)
         started = time.perf_counter()
         if strategy.on_embeddings:
             net, details = self._fit_on_embeddings(backbone, strategy, train, val_set)
@@ -227,6 +233,7 @@ class ImageClassifier:
             "head": {"kind": self.head_, "options": self.head_options_},
             "background": self.background,
             "tta": self.tta,
+            "advice": self.advice_,
             "training": self.training_,
             "state_dict": self.net_.state_dict(),
         }, path)
@@ -247,7 +254,7 @@ class ImageClassifier:
                   tta=document["tta"])
         clf.net_, clf.classes_, clf.strategy_ = net.eval(), list(document["classes"]), strategy
         clf.head_, clf.head_options_, clf.training_ = head_spec["kind"], head_spec["options"], document["training"]
-        clf.skipped_ = []
+        clf.skipped_, clf.advice_ = [], document["advice"]
         return clf
 
 

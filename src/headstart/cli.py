@@ -29,7 +29,8 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", help="local weights file for backbones without bundled weights")
     p.add_argument("--no-pretrained", action="store_true", help="random weights (same as --strategy scratch)")
     p.add_argument("--strategy", default="frozen",
-                   choices=["frozen", "partial", "full", "scratch", "prototype", "knn"])
+                   choices=["frozen", "partial", "full", "scratch", "prototype", "knn", "auto"],
+                   help="auto: measured by `headstart advise`")
     p.add_argument("--freeze", help="partial: stages to freeze, a count (4) or a fraction (0.5)")
     p.add_argument("--head", default="logreg", choices=["logreg", "linear", "mlp"], help="frozen: the head")
     p.add_argument("--epochs", type=int, help="trained strategies: epochs (default: from the data size)")
@@ -162,6 +163,39 @@ def _backbones(args: argparse.Namespace) -> list[dict[str, str]]:
     return rows
 
 
+def _add_advise(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("advise", help="recommend a strategy from the data's size and similarity to the source")
+    p.add_argument("data", help="labelled images: class folders or a CSV")
+    p.add_argument("--backbone", default="efficientnet_lite0")
+    p.add_argument("--in-chans", type=int, default=3)
+    p.add_argument("--sample-per-class", type=int, default=30, help="images per class to measure")
+    p.add_argument("--out", help="also write the advice as JSON to this file")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_advise)
+
+
+def _advise(args: argparse.Namespace) -> dict[str, Any]:
+    from .analysis import advise
+    from .atomic import write_text_atomically
+
+    advice = advise(args.data, backbone=args.backbone, in_chans=args.in_chans,
+                    sample_per_class=args.sample_per_class, seed=args.seed)
+    result = advice.to_dict()
+    if args.out:
+        write_text_atomically(args.out, json.dumps(result, indent=2))
+    if not args.json:
+        table = Table(title=f"{args.backbone}: per-stage evidence")
+        for column in ("stage", "name", "BatchNorm shift", "linear probe"):
+            table.add_column(column, justify="right")
+        for index, stage in enumerate(advice.stages, 1):
+            shift = "-" if stage.bn_shift is None else f"{stage.bn_shift:.2f}"
+            probe = "-" if stage.probe_accuracy is None else f"{stage.probe_accuracy:.0%}"
+            table.add_row(str(index), stage.stage, shift, probe)
+        console.print(table)
+        console.print(advice.explain())
+    return result
+
+
 def _add_cache(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("cache", help="show or clear the embedding cache")
     p.add_argument("action", choices=["info", "clear"])
@@ -243,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_evaluate, _add_predict, _add_backbones, _add_cache, _add_compare):
+    for add in (_add_train, _add_evaluate, _add_predict, _add_compare, _add_advise, _add_backbones, _add_cache):
         add(commands)
     return parser
 

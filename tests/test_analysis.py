@@ -1,0 +1,89 @@
+"""advise: BatchNorm shift, linear probes, and the strategy they lead to."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data as skdata
+from sklearn.datasets import load_digits
+
+import headstart
+from headstart.analysis import StageEvidence, batchnorm_shift, probe_accuracies, recommend, stage_features
+from headstart.data.dataset import find_images
+
+FASHION = Path(__file__).resolve().parents[1] / "examples" / "fashion-mnist-mini"
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    """Natural photos (scikit-image samples and crops of them): data drawn like ImageNet."""
+    root = tmp_path_factory.mktemp("photos")
+    for label, names in {"a": ["chelsea", "coffee", "astronaut"], "b": ["rocket", "cat", "immunohistochemistry"]}.items():
+        (root / label).mkdir()
+        for name in names:
+            image = Image.fromarray(getattr(skdata, name)()).convert("RGB")
+            w, h = image.size
+            for i, box in enumerate([(0, 0, w, h), (0, 0, w // 2, h // 2), (w // 2, h // 2, w, h)]):
+                image.crop(box).save(root / label / f"{name}{i}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory) -> Path:
+    """scikit-learn's 8x8 digits, upscaled by the preprocessing: data far from ImageNet."""
+    root = tmp_path_factory.mktemp("digits")
+    digits = load_digits()
+    for i in range(40):
+        folder = root / str(digits.target[i])
+        folder.mkdir(exist_ok=True)
+        Image.fromarray((digits.images[i] * 16).astype(np.uint8)).save(folder / f"{i}.png")
+    return root
+
+
+def test_batchnorm_shift_is_small_for_photos_and_large_for_digits(lite0, photos, digits):
+    near = batchnorm_shift(lite0, find_images(photos))
+    far = batchnorm_shift(lite0, find_images(digits))
+    assert len(near) == len(far) == len(lite0.stages)
+    assert max(near) < 0.3 < min(far[:3])
+    assert np.mean(far) > 3 * np.mean(near)
+
+
+def test_probe_accuracy_rises_from_the_stem_to_late_stages(lite0):
+    images = find_images(FASHION / "test")
+    sample = images.subset([i for i in range(len(images)) if i % 2 == 0])  # 10 per class
+    accuracies = probe_accuracies(stage_features(lite0, sample), np.asarray(sample.labels))
+    assert max(accuracies[-3:]) > accuracies[0] + 0.1
+    assert max(accuracies) > 0.6  # 10 classes: chance is 0.1
+
+
+def _evidence(shift: float, probe: float, count: int = 8) -> list[StageEvidence]:
+    return [StageEvidence(f"s{i}", shift, probe) for i in range(count)]
+
+
+def test_recommendation_follows_data_size_and_distance():
+    assert recommend(_evidence(0.05, 0.95), 10, 5, "b").strategy == "frozen"
+    assert recommend(_evidence(0.9, 0.5), 10, 5, "b").strategy == "frozen"  # tiny data: never fine-tune
+    moderate_far = recommend(_evidence(0.9, 0.6), 80, 5, "b")
+    assert moderate_far.strategy == "partial" and moderate_far.freeze == 2
+    moderate_near = recommend(_evidence(0.05, 0.6), 80, 5, "b")
+    assert moderate_near.strategy == "partial" and moderate_near.freeze == 6
+    assert recommend(_evidence(0.9, 0.6), 1000, 5, "b").strategy == "full"
+    assert recommend(_evidence(0.05, 0.9), 1000, 5, "b").strategy == "partial"
+
+
+def test_auto_strategy_picks_frozen_for_tiny_similar_data_and_keeps_the_evidence(fashion_small, tmp_path, capsys):
+    train_dir, _ = fashion_small
+    clf = headstart.ImageClassifier(strategy="auto", progress=False).fit(train_dir)
+    assert clf.strategy_.name == "frozen"
+    assert clf.advice_["strategy"] == "frozen" and len(clf.advice_["stages"]) == 8
+    assert headstart.load(clf.save(tmp_path / "m.pt")).advice_ == clf.advice_
+    from headstart.cli import main
+
+    assert main(["--json", "advise", str(train_dir), "--sample-per-class", "8", "--out", str(tmp_path / "a.json")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((tmp_path / "a.json").read_text())
+    assert any("images per class" in reason for reason in printed["reasons"])
