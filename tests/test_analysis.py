@@ -12,6 +12,7 @@ from skimage import data as skdata
 from sklearn.datasets import load_digits
 
 import headstart
+import headstart.analysis
 from headstart.analysis import StageEvidence, batchnorm_shift, probe_accuracies, recommend, stage_features
 from headstart.data.dataset import find_images
 
@@ -87,3 +88,33 @@ def test_auto_strategy_picks_frozen_for_tiny_similar_data_and_keeps_the_evidence
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads((tmp_path / "a.json").read_text())
     assert any("images per class" in reason for reason in printed["reasons"])
+
+
+def _non_blank(path: str) -> bool:
+    pixels = np.asarray(Image.open(path).convert("L"), dtype=np.float32)
+    return pixels.std() > 5
+
+
+def test_inspect_a_backbone_writes_non_blank_pictures(tmp_path, capsys):
+    from headstart.cli import main
+
+    image = tmp_path / "chelsea.png"
+    Image.fromarray(skdata.chelsea()).save(image)
+    assert main(["--json", "inspect", "efficientnet_lite0", "--image", str(image), "--out", str(tmp_path / "o")]) == 0
+    written = json.loads(capsys.readouterr().out)
+    assert {"filters", "feature_maps"} <= set(written)
+    assert all(_non_blank(written[key]) for key in ("filters", "feature_maps"))
+
+
+def test_inspect_a_fine_tuned_model_shows_weight_movement_and_grad_cam(fashion_small, tmp_path):
+    train_dir, test_dir = fashion_small
+    clf = headstart.ImageClassifier(strategy="partial", freeze=5, image_size=64, epochs=1, batch_size=16,
+                                    progress=False, accelerator="cpu").fit(train_dir, val=test_dir)
+    model = clf.save(tmp_path / "model.pt")
+    image = next((test_dir / "bag").iterdir())
+    written = headstart.analysis.inspect(model, out=tmp_path / "o", image=image, data=test_dir)
+    for key in ("filters", "feature_maps", "stage_probes", "weight_movement", "grad_cam"):
+        assert _non_blank(written[key]), key
+    moved = written["stage_movement"]
+    assert all(m == 0 for m in moved[:5]) and all(m > 0 for m in moved[5:])  # frozen stages did not move
+    assert written["predicted"] in clf.classes_

@@ -196,6 +196,26 @@ def _advise(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def _add_inspect(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("inspect", help="pictures of what each layer learned")
+    p.add_argument("target", help="a saved model (model.pt or its folder) or a backbone name")
+    p.add_argument("--image", help="an image for feature maps (and Grad-CAM, for a model)")
+    p.add_argument("--data", help="labelled images for the per-stage probe curve")
+    p.add_argument("--out", default="headstart-inspect", help="folder for the PNG files")
+    p.set_defaults(run=_inspect)
+
+
+def _inspect(args: argparse.Namespace) -> dict[str, Any]:
+    from .analysis import inspect
+
+    written = inspect(args.target, out=args.out, image=args.image, data=args.data)
+    if not args.json:
+        for name, value in written.items():
+            if isinstance(value, str) and value.endswith(".png"):
+                console.print(f"{name:16s} {value}")
+    return written
+
+
 def _add_cache(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("cache", help="show or clear the embedding cache")
     p.add_argument("action", choices=["info", "clear"])
@@ -277,7 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_evaluate, _add_predict, _add_compare, _add_advise, _add_backbones, _add_cache):
+    for add in (_add_train, _add_evaluate, _add_predict, _add_compare, _add_advise, _add_inspect, _add_backbones,
+                _add_cache):
         add(commands)
     return parser
 
