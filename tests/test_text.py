@@ -29,15 +29,15 @@ def glove() -> WordVectorEncoder:
 
 @pytest.fixture(scope="module")
 def bbc_split() -> tuple[list[str], list[str], list[str], list[str]]:
-    """8 training and 16 test articles per BBC News topic, cut to their headline and first paragraphs."""
+    """8 training and 12 test articles per BBC News topic, cut to their headline and first paragraph."""
     data = load_text_dataset(BBC)
     train_x, train_y, test_x, test_y = [], [], [], []
     for name in data.classes:
-        texts = [t[:500] for t, label in zip(data.texts, data.labels) if label == name]
+        texts = [t[:400] for t, label in zip(data.texts, data.labels) if label == name]
         train_x += texts[:8]
         train_y += [name] * 8
-        test_x += texts[-16:]
-        test_y += [name] * 16
+        test_x += texts[-12:]
+        test_y += [name] * 12
     return train_x, train_y, test_x, test_y
 
 
@@ -256,8 +256,8 @@ def test_frozen_minilm_with_logistic_regression_transfers_to_bbc_news(minilm, bb
 def test_glove_mean_and_tfidf_baselines_beat_chance_on_bbc_news(glove, bbc_split):
     train_x, train_y, test_x, test_y = bbc_split
     head = LogisticRegression(max_iter=1000).fit(glove.encode(train_x), train_y)
-    assert accuracy(head.predict(glove.encode(test_x)), test_y) >= 0.5
-    assert accuracy(tfidf_logreg().fit(train_x, train_y).predict(test_x), test_y) >= 0.3
+    assert accuracy(head.predict(glove.encode(test_x)), test_y) >= 0.7
+    assert accuracy(tfidf_logreg().fit(train_x, train_y).predict(test_x), test_y) >= 0.4
 
 
 @pytest.mark.slow
@@ -265,10 +265,10 @@ def test_fine_tuned_minilm_fits_its_training_texts(bbc_split):
     from headstart.text.finetune import fine_tune_minilm, predict_proba
 
     train_x, train_y = bbc_split[0][::4], bbc_split[1][::4]
-    model, classes = fine_tune_minilm(train_x, train_y, epochs=2, batch_size=10, seed=0, max_length=48,
+    model, classes = fine_tune_minilm(train_x, train_y, epochs=1, batch_size=10, seed=0, max_length=48,
                                       device="cpu")
     probabilities = predict_proba(model, train_x)
     assert probabilities.shape == (len(train_x), 5) and np.allclose(probabilities.sum(1), 1.0, atol=1e-5)
     assert accuracy(np.asarray(classes)[probabilities.argmax(1)], train_y) == 1.0
-    assert len(model.losses) == 2 and all(np.isfinite(model.losses))
+    assert len(model.losses) == 1 and np.isfinite(model.losses[0])
     assert not model.body.get_input_embeddings().weight.requires_grad

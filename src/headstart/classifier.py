@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -30,6 +30,9 @@ from .runtime import loader_workers
 from .strategies import Strategy, resolve_strategy
 from .training import fit_network
 from .training.trainer import default_epochs
+
+if TYPE_CHECKING:
+    from .text.classifier import TextClassifier
 
 Data = str | Path | ImageSet
 
@@ -258,9 +261,14 @@ class ImageClassifier:
         return clf
 
 
-def load(path: str | Path) -> ImageClassifier:
-    """Load a saved model bundle (the file, or the ``--out`` folder holding ``model.pt``)."""
-    return ImageClassifier.from_bundle(load_bundle(path))
+def load(path: str | Path) -> "ImageClassifier | TextClassifier":
+    """Load a saved model bundle (the file, or the ``--out`` folder holding ``model.pt``), image or text."""
+    document = load_bundle(path)
+    if document.get("task") == "text":
+        from .text.classifier import TextClassifier
+
+        return TextClassifier.from_bundle(document)
+    return ImageClassifier.from_bundle(document)
 
 
 def list_images(inputs: Sequence[str | Path]) -> list[Path]:

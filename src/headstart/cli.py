@@ -11,6 +11,7 @@ from typing import Any, Sequence
 from rich.console import Console
 from rich.table import Table
 
+from .atomic import write_text_atomically
 from .errors import HeadstartError
 
 console = Console(stderr=False)
@@ -18,14 +19,17 @@ err_console = Console(stderr=True)
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("train", help="train a classifier on labelled images",
-                            description="Train a transfer-learned classifier. Example: "
-                                        "headstart train photos/ --strategy frozen --out model/")
-    p.add_argument("data", help="folder of class subfolders (root/<class>/<image>) or a CSV with path,label")
+    p = commands.add_parser("train", help="train a classifier on labelled images or texts",
+                            description="Train a transfer-learned classifier. Examples: "
+                                        "headstart train photos/ --strategy frozen --out model/; "
+                                        "headstart train reviews.csv --backbone minilm --out model/")
+    p.add_argument("data", help="images: class folders (root/<class>/<image>) or a CSV with path,label; "
+                                "texts: CSV/TSV/JSONL with text,label columns or class folders of .txt")
     p.add_argument("--out", default="headstart-model", help="folder to write model.pt and metrics.json into")
     p.add_argument("--val", help="separate validation data (default: a stratified split of DATA)")
     p.add_argument("--val-fraction", type=float, default=0.2, help="validation share when --val is not given")
-    p.add_argument("--backbone", default="efficientnet_lite0", help="registry name; see `headstart backbones`")
+    p.add_argument("--backbone", help="registry name; see `headstart backbones` (default: efficientnet_lite0 "
+                                      "for images, minilm for texts)")
     p.add_argument("--weights", help="local weights file for backbones without bundled weights")
     p.add_argument("--no-pretrained", action="store_true", help="random weights (same as --strategy scratch)")
     p.add_argument("--strategy", default="frozen",
@@ -34,8 +38,9 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--freeze", help="partial: stages to freeze, a count (4) or a fraction (0.5)")
     p.add_argument("--head", default="logreg", choices=["logreg", "linear", "mlp"], help="frozen: the head")
     p.add_argument("--epochs", type=int, help="trained strategies: epochs (default: from the data size)")
-    p.add_argument("--lr", type=float, default=1e-3, help="head learning rate (pretrained layers: a tenth)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, help="peak learning rate (images: 1e-3 for the head, pretrained layers a "
+                                             "tenth; text full fine-tuning: 3e-5)")
+    p.add_argument("--batch-size", type=int, help="default: 32 for images, 16/64 for texts")
     p.add_argument("--image-size", type=int, help="input resolution (default: the backbone's)")
     p.add_argument("--in-chans", type=int, default=3, help="input channels: 1 grayscale, 3 RGB, 4 RGBA")
     p.add_argument("--class-weights", action="store_true", help="weight the loss by inverse class frequency")
@@ -47,32 +52,57 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="embedding precision")
     p.add_argument("--tta", action="store_true", help="average embeddings with the mirrored image's")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    _add_text_options(p)
+    p.add_argument("--max-length", type=int, help="texts: tokens kept per text (transformer encoders)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_train)
 
 
+def _add_text_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--text-column", default="text", help="texts: the column holding the text")
+    p.add_argument("--label-column", default="label", help="the column holding the class name")
+    p.add_argument("--encoding", default="utf-8", help="texts: the files' character encoding")
+
+
 def _train(args: argparse.Namespace) -> dict[str, Any]:
     from .classifier import ImageClassifier
+    from .data.text import is_text_data
+    from .text.classifier import TextClassifier
 
     strategy = "scratch" if args.no_pretrained else args.strategy
-    clf = ImageClassifier(
-        backbone=args.backbone, strategy=strategy, freeze=args.freeze, head=args.head, epochs=args.epochs,
-        lr=args.lr, batch_size=args.batch_size, image_size=args.image_size, in_chans=args.in_chans,
-        weights=args.weights, val_fraction=args.val_fraction, use_class_weights=args.class_weights,
-        strict=args.strict, background=args.background, accelerator=args.accelerator, engine=args.engine,
-        precision=args.precision, tta=args.tta, cache=not args.no_cache, seed=args.seed, progress=not args.json)
+    if is_text_data(args.data, text_column=args.text_column):
+        clf = TextClassifier(
+            backbone=args.backbone or "minilm", strategy=strategy, head=args.head, epochs=args.epochs, lr=args.lr,
+            batch_size=args.batch_size, max_length=args.max_length, text_column=args.text_column,
+            label_column=args.label_column, encoding=args.encoding, val_fraction=args.val_fraction,
+            use_class_weights=args.class_weights, seed=args.seed, progress=not args.json)
+        unit = "texts"
+    else:
+        clf = ImageClassifier(
+            backbone=args.backbone or "efficientnet_lite0", strategy=strategy, freeze=args.freeze, head=args.head,
+            epochs=args.epochs, lr=1e-3 if args.lr is None else args.lr, batch_size=args.batch_size or 32,
+            image_size=args.image_size, in_chans=args.in_chans, weights=args.weights,
+            val_fraction=args.val_fraction, use_class_weights=args.class_weights, strict=args.strict,
+            background=args.background, accelerator=args.accelerator, engine=args.engine,
+            precision=args.precision, tta=args.tta, cache=not args.no_cache, seed=args.seed,
+            progress=not args.json)
+        unit = "images"
     clf.fit(args.data, val=args.val)
+    strategy_name = clf.strategy_ if isinstance(clf.strategy_, str) else clf.strategy_.name
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = clf.save(out)
-    result = {"model": str(path), "classes": clf.classes_, "strategy": clf.strategy_.name, "head": clf.head_,
-              "backbone": args.backbone, **clf.training_,
-              "skipped": [{"file": f, "reason": r} for f, r in clf.skipped_]}
-    (out / "metrics.json").write_text(json.dumps(result, indent=2))
+    skipped = getattr(clf, "skipped_", [])
+    result = {"model": str(path), "classes": clf.classes_, "strategy": strategy_name, "head": clf.head_,
+              "backbone": clf.backbone if isinstance(clf.backbone, str) else clf.backbone.name, **clf.training_,
+              "skipped": [{"file": f, "reason": r} for f, r in skipped]}
+    write_text_atomically(out / "metrics.json", json.dumps(result, indent=2, default=str))
     if not args.json:
-        _print_skipped(clf.skipped_)
-        console.print(f"[bold]{strategy}[/] {args.backbone}: validation accuracy "
-                      f"[bold]{clf.val_accuracy_:.1%}[/] on {result['val_images']} images, "
+        _print_skipped(skipped)
+        if unit == "texts":
+            err_console.print(clf.report_.summary())
+        console.print(f"[bold]{strategy_name}[/] {result['backbone']}: validation accuracy "
+                      f"[bold]{clf.val_accuracy_:.1%}[/] on {result.get('val_' + unit, '?')} {unit}, "
                       f"trained in {result['seconds']:.1f} s -> {path}")
     return result
 
@@ -80,7 +110,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
 def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("evaluate", help="score a model on labelled images")
     p.add_argument("model", help="model.pt, or the --out folder that holds it")
-    p.add_argument("data", help="labelled images: class folders or a CSV")
+    p.add_argument("data", help="labelled images (class folders or a CSV) or texts, like the training data")
     p.add_argument("--strict", action="store_true", help="fail on unreadable images instead of skipping them")
     p.set_defaults(run=_evaluate)
 
@@ -91,6 +121,7 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
     clf = load(args.model)
     clf.strict, clf.progress = args.strict, False
     report = clf.evaluate(args.data)
+    report.setdefault("skipped", [])
     if not args.json:
         table = Table(title=f"accuracy {report['accuracy']:.1%}  macro-F1 {report['macro_f1']:.3f}  "
                             f"({report['n']} images)")
@@ -114,7 +145,7 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
 def _add_predict(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("predict", help="classify images")
     p.add_argument("model", help="model.pt, or the --out folder that holds it")
-    p.add_argument("images", nargs="+", help="image files or folders")
+    p.add_argument("images", nargs="+", help="image files or folders; for a text model, texts or .txt files")
     p.add_argument("--top-k", type=int, default=3)
     p.set_defaults(run=_predict)
 
@@ -122,8 +153,11 @@ def _add_predict(commands: argparse._SubParsersAction) -> None:
 def _predict(args: argparse.Namespace) -> list[dict[str, Any]]:
     from .classifier import list_images, load
     from .data.dataset import ImageSet, check_images
+    from .text.classifier import TextClassifier
 
     clf = load(args.model)
+    if isinstance(clf, TextClassifier):
+        return _predict_texts(clf, args)
     files = list_images(args.images)
     readable = check_images(ImageSet(files, [0] * len(files), clf.classes_, "predict"),
                             in_chans=clf.in_chans) if files else None
@@ -144,6 +178,25 @@ def _predict(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def _predict_texts(clf: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Each argument is a text, or a .txt file read whole as one text."""
+    texts = [Path(item).read_text(encoding="utf-8", errors="replace") if item.endswith(".txt") and Path(item).is_file()
+             else item for item in args.images]
+    ranked = clf.predict_top_k(texts, k=args.top_k)
+    rows = [{"text": text[:200], "top_k": [{"class": c, "probability": p} for c, p in classes]}
+            for text, classes in zip(texts, ranked)]
+    if not args.json:
+        table = Table()
+        for column in ("text", "prediction", f"top {args.top_k}"):
+            table.add_column(column)
+        for row in rows:
+            top = row["top_k"]
+            table.add_row(row["text"][:60], f"{top[0]['class']} ({top[0]['probability']:.1%})",
+                          ", ".join(f"{t['class']} {t['probability']:.1%}" for t in top[1:]))
+        console.print(table)
+    return rows
+
+
 def _add_backbones(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("backbones", help="list the backbones and where their weights come from")
     p.set_defaults(run=_backbones)
@@ -151,10 +204,16 @@ def _add_backbones(commands: argparse._SubParsersAction) -> None:
 
 def _backbones(args: argparse.Namespace) -> list[dict[str, str]]:
     from .backbones import list_backbones
+    from .text.encoders import list_text_encoders
 
-    rows = list_backbones()
+    rows = list_backbones() + [
+        {"name": row["name"], "source": row["kind"], "input": "text",
+         "weights": "bundled (offline)" if row["offline"] else row["weights"],
+         "description": f"{row['dim']}-dim text embeddings" if row.get("dim") else "text embeddings"}
+        for row in list_text_encoders()]
     if not args.json:
-        table = Table(title="backbones (any timm or torchvision architecture also works by name)")
+        table = Table(title="backbones (any timm or torchvision architecture, word-vector file or "
+                            "sentence-transformers folder also works by name)")
         for column in ("name", "source", "input", "weights", "description"):
             table.add_column(column)
         for row in rows:
@@ -254,7 +313,8 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:
                                         "--out compare/")
     p.add_argument("data", help="folder of class subfolders (root/<class>/<image>) or a CSV with path,label")
     p.add_argument("--out", default="headstart-compare", help="folder for results.json/.csv, plots, report.html")
-    p.add_argument("--backbone", default="efficientnet_lite0", help="registry name; see `headstart backbones`")
+    p.add_argument("--backbone", help="registry name; see `headstart backbones` (default: efficientnet_lite0 "
+                                      "for images, minilm for texts)")
     p.add_argument("--strategies", default="scratch,frozen,partial,full,prototype,knn", help="comma-separated")
     p.add_argument("--per-class", default="5,10,25,50,100,all", help="training images per class, comma-separated")
     p.add_argument("--seeds", type=int, default=3, help="subsets drawn (and runs seeded) per size")

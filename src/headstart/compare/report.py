@@ -147,7 +147,8 @@ def _matrix(runs: list[dict[str, Any]], field: str) -> str:
 def _setup(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     settings, data, machine = meta["settings"], meta["data"], meta["machine"]
     loads = [r["load_average"] for r in runs if r.get("load_average") is not None]
-    test = settings["test"] or f"a fixed stratified {settings['test_fraction']:.0%} of the data (seed {settings['split_seed']})"
+    test = settings["test"] or \
+        f"a fixed stratified {settings['test_fraction']:.0%} of the data (seed {settings['split_seed']})"
     items = {
         "backbone": settings["backbone"],
         "training pool": f"{sum(data['pool'].values())} images, {len(data['pool'])} classes "

@@ -151,10 +151,11 @@ def _run(strategy: str, subset: ImageSet, test: ImageSet, *, backbone: str, seed
     training = clf.training_
     epochs_run = training.get("epochs_run")
     presented = training["train_images"] * (epochs_run or 1)
+    speed = training.get("images_per_second") or presented / max(training["seconds"], 1e-9)
     return {
         "accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "seconds": round(seconds, 3),
         "train_seconds": round(training["seconds"], 3),
-        "images_per_second": round(training.get("images_per_second") or presented / max(training["seconds"], 1e-9), 1),
+        "images_per_second": float(f"{speed:.3g}"),
         "epochs_run": epochs_run, "trainable_parameters": training["trainable_parameters"],
         "peak_rss_mb": memory.rss_mb, "peak_gpu_mb": memory.gpu_mb, "train_images": len(subset),
         "fit_train_images": training["train_images"], "val_images": training["val_images"],
@@ -186,7 +187,8 @@ def _export_graph(backbone: str, image_size: int | None, pool: ImageSet, cache: 
 
 
 def _machine() -> dict[str, Any]:
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else \
+        f"CPU ({platform.processor() or platform.machine()})"
     return {"device": device, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform()}
 

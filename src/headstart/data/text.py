@@ -67,8 +67,11 @@ class TextDataset:
 
 
 def load_text_dataset(path: str | Path, *, text_column: str = "text", label_column: str = "label",
-                      encoding: str = "utf-8") -> TextDataset:
-    """Load labelled texts; raises ``DataError`` naming the file and the fix when they cannot be used."""
+                      encoding: str = "utf-8", min_classes: int = 2) -> TextDataset:
+    """Load labelled texts; raises ``DataError`` naming the file and the fix when they cannot be used.
+
+    ``min_classes`` is 2 for training data; pass 1 to accept a test set that holds a single class.
+    """
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError("no such file or folder", path=path, fix=_FORMATS)
@@ -88,7 +91,7 @@ def load_text_dataset(path: str | Path, *, text_column: str = "text", label_colu
         raise DataError(f"no usable examples ({report.summary()})", path=path,
                         fix="check that the file holds labelled texts and the encoding is right (--encoding)")
     classes = sorted(set(labels))
-    if len(classes) < 2:
+    if len(classes) < min_classes:
         raise DataError(f"all {len(texts)} examples have the label '{classes[0]}'; a classifier needs two or more "
                         "classes", path=path,
                         fix="add a subfolder of .txt files per class" if path.is_dir() else

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from headstart.errors import ConfigError, DataError
 from headstart.text.encoders import _BUNDLED
 
-__all__ = ["MiniLMClassifier", "fine_tune_minilm", "predict_proba"]
+__all__ = ["MiniLMClassifier", "fine_tune_minilm", "minilm_classifier", "predict_proba"]
 
 _PROTOTYPE_SCALE = 5.0  # low enough that the prototype start still leaves a training signal
 
@@ -52,32 +52,54 @@ class MiniLMClassifier(nn.Module):
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
         return self.head(self.embed(texts))
 
+    def count_truncated(self, texts: Sequence[str]) -> int:
+        """How many of ``texts`` are longer than ``max_length`` tokens (and so are cut)."""
+        ids = self.tokenizer(list(texts), add_special_tokens=True, verbose=False)["input_ids"]
+        return sum(len(row) > self.max_length for row in ids)
+
+
+def minilm_classifier(classes: Sequence[str], *, max_length: int = 128, pretrained: bool = True,
+                      device: str | None = None) -> MiniLMClassifier:
+    """The bundled MiniLM with a new linear head over ``classes``.
+
+    ``pretrained=False`` builds the architecture only (no weights read), to load a fine-tuned state dict into.
+    """
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    folder = str(_BUNDLED["minilm"].require("minilm"))
+    body = AutoModel.from_pretrained(folder, local_files_only=True) if pretrained else \
+        AutoModel.from_config(AutoConfig.from_pretrained(folder, local_files_only=True))
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    return MiniLMClassifier(body, tokenizer, list(classes), max_length).to(
+        device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
 
 def fine_tune_minilm(texts: Sequence[str], labels: Sequence[str], *, epochs: int = 5, lr: float = 3e-5,
-                     batch_size: int = 16, seed: int = 0, max_length: int = 128,
-                     device: str | None = None) -> tuple[MiniLMClassifier, list[str]]:
+                     batch_size: int = 16, seed: int = 0, max_length: int = 128, device: str | None = None,
+                     classes: Sequence[str] | None = None,
+                     class_weight: Sequence[float] | None = None) -> tuple[MiniLMClassifier, list[str]]:
     """Fine-tune MiniLM and a linear head with AdamW and cross-entropy; returns the model and its classes.
 
-    The mean training loss of each epoch is kept in ``model.losses``.
+    ``classes`` fixes the output order (default: the sorted labels); ``class_weight`` (one per class) weights the
+    loss. The mean training loss of each epoch is kept in ``model.losses``.
     """
-    from transformers import AutoModel, AutoTokenizer
-
     if len(texts) != len(labels):
         raise DataError(f"{len(texts)} texts but {len(labels)} labels", fix="pass one label per text")
-    classes = sorted(set(labels))
-    if len(classes) < 2:
+    classes = sorted(set(labels)) if classes is None else list(classes)
+    unknown = sorted(set(labels) - set(classes))
+    if unknown:
+        raise DataError(f"labels {unknown} are not among the classes {classes}", fix="list every label in classes")
+    if len(set(labels)) < 2:
         raise DataError("fine-tuning needs examples of two or more classes", fix="add examples of other classes")
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise ConfigError(f"epochs ({epochs}) and batch size ({batch_size}) must be at least 1 and lr ({lr}) "
                           "positive", fix="pass e.g. --epochs 5 --batch-size 16 --lr 3e-5")
-    folder = _BUNDLED["minilm"].require("minilm")
     torch.manual_seed(seed)
-    body = AutoModel.from_pretrained(str(folder), local_files_only=True)
-    body.get_input_embeddings().requires_grad_(False)
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-    model = MiniLMClassifier(body, tokenizer, classes, max_length).to(
-        device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model = minilm_classifier(classes, max_length=max_length, device=device)
+    model.body.get_input_embeddings().requires_grad_(False)
     target = torch.tensor([classes.index(label) for label in labels], device=model.device)
+    weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32,
+                                                               device=model.device)
     texts = list(texts)
     _init_head_from_prototypes(model, texts, target, batch_size)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
@@ -86,7 +108,7 @@ def fine_tune_minilm(texts: Sequence[str], labels: Sequence[str], *, epochs: int
     for _ in range(epochs):
         total = 0.0
         for order in torch.randperm(len(texts), generator=generator).split(batch_size):
-            loss = F.cross_entropy(model([texts[i] for i in order]), target[order.to(target.device)])
+            loss = F.cross_entropy(model([texts[i] for i in order]), target[order.to(target.device)], weight=weight)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -100,7 +122,8 @@ def _init_head_from_prototypes(model: MiniLMClassifier, texts: list[str], target
                                batch_size: int) -> None:
     model.eval()
     embeddings = torch.cat([model.embed(texts[i:i + batch_size]) for i in range(0, len(texts), batch_size)])
-    means = torch.stack([embeddings[target == c].mean(0) for c in range(len(model.classes))])
+    means = torch.stack([embeddings[target == c].mean(0) if (target == c).any() else embeddings.new_zeros(
+        embeddings.shape[1]) for c in range(len(model.classes))])  # a class without examples starts at zero
     model.head.weight.copy_(_PROTOTYPE_SCALE * F.normalize(means, dim=-1))
     model.head.bias.zero_()
 

@@ -1,0 +1,400 @@
+"""``TextClassifier``: transfer learning for text with the API of ``ImageClassifier``.
+
+    clf = TextClassifier(backbone="minilm", strategy="frozen").fit("reviews.csv")
+    clf.predict(["great phone"]); clf.evaluate("test.csv"); clf.save("model.pt")
+
+Strategies: ``frozen`` (embed once with a fixed encoder, fit a ``logreg``/``linear``/``mlp`` head), ``prototype``
+and ``knn`` (no training), ``full`` (fine-tune the bundled MiniLM end to end) and ``scratch`` (TF-IDF and
+logistic regression, no pretrained weights). A saved bundle holds plain types and tensors only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from headstart import __version__
+from headstart.bundle import save_bundle
+from headstart.data.text import LoadReport, TextDataset, load_text_dataset
+from headstart.errors import BundleError, ConfigError, DataError
+from headstart.evaluation import summarize
+from headstart.heads import HEAD_KINDS, build_head, fit_head
+from headstart.text.baselines import tfidf_logreg
+from headstart.text.encoders import _BUNDLED, _VECTOR_PREFIXES, SentenceTransformerEncoder, TextEncoder, \
+    load_text_encoder
+
+__all__ = ["TEXT_STRATEGIES", "TextClassifier", "TextData"]
+
+TEXT_STRATEGIES = ("frozen", "prototype", "knn", "full", "scratch")
+TextData = str | Path | TextDataset
+_TFIDF_SETTINGS = ("analyzer", "lowercase", "ngram_range", "norm", "smooth_idf", "strip_accents", "sublinear_tf",
+                   "token_pattern", "use_idf")
+_FULL_DEFAULTS = {"epochs": 5, "lr": 3e-5, "batch_size": 16, "max_length": 128}
+
+
+class TextClassifier:
+    """A transfer-learned text classifier.
+
+    Args:
+        backbone: a text encoder for ``load_text_encoder`` (``minilm``, ``glove-50d``, a word-vectors file or a
+            sentence-transformers folder), or an already loaded :class:`TextEncoder`. ``full`` needs ``minilm``;
+            ``scratch`` uses none.
+        strategy: ``frozen``, ``prototype``, ``knn``, ``full`` or ``scratch``.
+        head: for ``frozen``: ``logreg``, ``linear`` or ``mlp``.
+        epochs: for ``full`` (default 5).
+        lr: for ``full`` (default 3e-5).
+        batch_size: texts per training step for ``full`` (default 16), else per embedding batch (default 64).
+        max_length: tokens kept per text by transformer encoders (default: the encoder's, 256 for MiniLM; 128 for
+            ``full``); longer texts are cut and counted.
+        text_column, label_column, encoding: how files of labelled texts are read.
+        val_fraction: validation share when ``fit`` gets no ``val`` data.
+        use_class_weights: weight the loss by inverse class frequency (``frozen``, ``full``, ``scratch``).
+        seed: seeds the split, the head and fine-tuning.
+        progress: show progress bars while embedding.
+    """
+
+    def __init__(self, backbone: str | TextEncoder = "minilm", strategy: str = "frozen", *, head: str = "logreg",
+                 epochs: int | None = None, lr: float | None = None, batch_size: int | None = None,
+                 max_length: int | None = None, text_column: str = "text", label_column: str = "label",
+                 encoding: str = "utf-8", val_fraction: float = 0.2, use_class_weights: bool = False, seed: int = 0,
+                 progress: bool = True):
+        self.backbone = backbone
+        self.strategy = strategy
+        self.head = head
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.text_column = text_column
+        self.label_column = label_column
+        self.encoding = encoding
+        self.val_fraction = val_fraction
+        self.use_class_weights = use_class_weights
+        self.seed = seed
+        self.progress = progress
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, data: TextData, val: TextData | None = None) -> TextClassifier:
+        """Learn from labelled texts: a CSV/TSV/JSON Lines/JSON file, a folder of ``<class>/*.txt``, or a
+        :class:`TextDataset`; ``val`` (same forms) replaces the stratified validation split."""
+        self._check_config()
+        dataset = self._load(data)
+        present = set(dataset.labels)
+        self.classes_ = [name for name in dataset.classes if name in present]
+        if len(self.classes_) < 2:
+            raise DataError(f"all {len(dataset)} examples have the label '{dataset.labels[0]}'; a classifier needs "
+                            "two or more classes", path=dataset.source, fix="add examples of other classes")
+        if val is None:
+            train, val_set = _split(dataset, self.val_fraction, self.seed)
+        else:
+            train, val_set = dataset, self._load(val, min_classes=1)
+        y, val_y = _label_ids(train, self.classes_), _label_ids(val_set, self.classes_)
+        started = time.perf_counter()
+        if self.strategy == "scratch":
+            details = self._fit_tfidf(train.texts, y)
+        elif self.strategy == "full":
+            details = self._fit_full(train.texts, y)
+        else:
+            details = self._fit_on_embeddings(train.texts, y)
+        self.strategy_ = self.strategy
+        val_probabilities, val_notes = self._predict(val_set.texts)
+        for key, count in val_notes.items():  # texts cut or without a known word, training and validation
+            details[key] = details.get(key, 0) + count
+        self.report_ = dataset.report
+        self.val_accuracy_ = float(np.mean(val_probabilities.argmax(1) == val_y))
+        self.training_ = {**details, "train_texts": len(train), "val_texts": len(val_set),
+                          "val_accuracy": self.val_accuracy_, "seconds": time.perf_counter() - started,
+                          "data": asdict(dataset.report)}
+        return self
+
+    def _check_config(self) -> None:
+        if self.strategy not in TEXT_STRATEGIES:
+            raise ConfigError(f"unknown text strategy {self.strategy!r}",
+                              fix=f"choose one of {', '.join(TEXT_STRATEGIES)}")
+        if self.strategy == "frozen" and self.head not in HEAD_KINDS:
+            if self.head in ("prototype", "knn"):
+                raise ConfigError(f"{self.head!r} is a strategy of its own, not a head",
+                                  fix=f"pass strategy={self.head!r} (--strategy {self.head})")
+            raise ConfigError(f"unknown head {self.head!r}", fix=f"choose one of {', '.join(HEAD_KINDS)}")
+        if self.strategy == "full" and self._backbone_name() != "minilm":
+            raise ConfigError(f"full fine-tuning works with the bundled minilm encoder only, not "
+                              f"{self._backbone_name()!r}",
+                              fix="pass backbone='minilm', or strategy='frozen' to fit a head on these embeddings")
+        for name in ("epochs", "batch_size", "max_length"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be at least 1, got {value}", fix=f"pass a positive {name}")
+        if self.lr is not None and self.lr <= 0:
+            raise ConfigError(f"lr must be positive, got {self.lr}", fix="pass e.g. lr=3e-5")
+
+    def _backbone_name(self) -> str:
+        return self.backbone.name if isinstance(self.backbone, TextEncoder) else self.backbone
+
+    def _load(self, data: TextData, min_classes: int = 2) -> TextDataset:
+        if isinstance(data, TextDataset):
+            if not data.texts:
+                raise DataError("the dataset holds no texts", path=data.source, fix="pass labelled texts")
+            if len(data.texts) != len(data.labels):
+                raise DataError(f"{len(data.texts)} texts but {len(data.labels)} labels", path=data.source,
+                                fix="pass one label per text")
+            return data
+        if not isinstance(data, (str, Path)):
+            raise DataError(f"expected a file or folder of labelled texts or a TextDataset, not a "
+                            f"{type(data).__name__}", fix="pass a .csv/.tsv/.jsonl/.json path, a folder of "
+                                                          "<class>/*.txt files, or load_text_dataset(path)")
+        return load_text_dataset(data, text_column=self.text_column, label_column=self.label_column,
+                                 encoding=self.encoding, min_classes=min_classes)
+
+    def _fit_on_embeddings(self, texts: list[str], y: np.ndarray) -> dict[str, Any]:
+        kind = self.strategy if self.strategy in ("prototype", "knn") else self.head
+        self.encoder_ = self._encoder()
+        features = self.encoder_.encode(texts, batch_size=self.batch_size or 64, progress=self.progress)
+        notes = _encoder_notes(self.encoder_)
+        weights = _class_weights(y, len(self.classes_)) if self.use_class_weights else None
+        head, info = fit_head(kind, features, y, len(self.classes_), class_weight=weights, seed=self.seed)
+        self.model_, self.head_ = head.eval(), kind
+        self.head_options_ = {"num_references": len(features), "k": info["k"]} if kind == "knn" else {}
+        encoder = self.encoder_
+        self.backbone_ = {"name": encoder.name, "fingerprint": encoder.fingerprint,
+                          "max_length": encoder.max_seq_length if isinstance(encoder, SentenceTransformerEncoder)
+                          else None}
+        return {**info, **notes, "trainable_parameters": sum(p.numel() for p in head.parameters())}
+
+    def _encoder(self) -> TextEncoder:
+        encoder = self.backbone if isinstance(self.backbone, TextEncoder) else \
+            load_text_encoder(_portable(self.backbone))
+        if self.max_length is not None:
+            if not isinstance(encoder, SentenceTransformerEncoder):
+                raise ConfigError(f"max_length applies to transformer encoders; {encoder.name!r} averages all the "
+                                  "words of a text", fix="drop max_length")
+            encoder.max_seq_length = self.max_length
+        return encoder
+
+    def _fit_full(self, texts: list[str], y: np.ndarray) -> dict[str, Any]:
+        from headstart.text.finetune import fine_tune_minilm
+
+        settings = {name: getattr(self, name) or default for name, default in _FULL_DEFAULTS.items()}
+        weights = _class_weights(y, len(self.classes_)).tolist() if self.use_class_weights else None
+        self.model_, _ = fine_tune_minilm(texts, [self.classes_[i] for i in y], seed=self.seed,
+                                          classes=self.classes_, class_weight=weights, **settings)
+        self.encoder_, self.head_, self.head_options_ = None, "linear", {}
+        self.backbone_ = {"name": "minilm", "fingerprint": None, "max_length": settings["max_length"]}
+        return {**settings, "losses": list(self.model_.losses), "truncated_texts": self.model_.count_truncated(texts),
+                "trainable_parameters": sum(p.numel() for p in self.model_.parameters() if p.requires_grad)}
+
+    def _fit_tfidf(self, texts: list[str], y: np.ndarray) -> dict[str, Any]:
+        pipeline = tfidf_logreg()
+        if self.use_class_weights:
+            pipeline.set_params(logreg__class_weight="balanced")
+        self.model_ = pipeline.fit(texts, y)
+        self.encoder_, self.head_, self.head_options_, self.backbone_ = None, "logreg", {}, None
+        logreg = pipeline.named_steps["logreg"]
+        return {"vocabulary": len(pipeline.named_steps["tfidf"].vocabulary_), "truncated_texts": 0,
+                "trainable_parameters": int(logreg.coef_.size + logreg.intercept_.size)}
+
+    # -------------------------------------------------------------- predicting
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise ConfigError("this classifier is not fitted yet",
+                              fix="call fit(data), or load a saved one with headstart.load(path)")
+
+    def _predict(self, texts: list[str]) -> tuple[np.ndarray, dict[str, int]]:
+        """Probabilities ``(n, len(classes_))`` and counts of texts cut or without a known word."""
+        notes = {"truncated_texts": 0, "texts_without_known_words": 0}
+        if not texts:
+            return np.zeros((0, len(self.classes_)), np.float32), notes
+        if self.strategy_ == "scratch":
+            logreg = self.model_.named_steps["logreg"]
+            probabilities = np.zeros((len(texts), len(self.classes_)), np.float32)
+            probabilities[:, logreg.classes_] = self.model_.predict_proba(texts)
+            return probabilities, notes
+        if self.strategy_ == "full":
+            from headstart.text.finetune import predict_proba
+
+            notes["truncated_texts"] = self.model_.count_truncated(texts)
+            return predict_proba(self.model_, texts, batch_size=self.batch_size or 64), notes
+        features = self.encoder_.encode(texts, batch_size=self.batch_size or 64, progress=self.progress)
+        with torch.inference_mode():
+            probabilities = self.model_(torch.from_numpy(features)).softmax(1).numpy()
+        return probabilities, {**notes, **_encoder_notes(self.encoder_)}
+
+    def predict_proba(self, texts: Sequence[str] | TextDataset) -> np.ndarray:
+        """Class probabilities ``(n, len(classes_))`` for a list of texts (or a :class:`TextDataset`)."""
+        self._check_fitted()
+        return self._predict(_as_texts(texts))[0]
+
+    def predict(self, texts: Sequence[str] | TextDataset) -> list[str]:
+        """The most probable class name for each text."""
+        return [self.classes_[i] for i in self.predict_proba(texts).argmax(1)]
+
+    def predict_top_k(self, texts: Sequence[str] | TextDataset, k: int = 3) -> list[list[tuple[str, float]]]:
+        """The ``k`` most probable classes with their probabilities, per text."""
+        probabilities = self.predict_proba(texts)
+        k = min(k, len(self.classes_))
+        return [[(self.classes_[i], float(row[i])) for i in np.argsort(-row)[:k]] for row in probabilities]
+
+    def evaluate(self, data: TextData) -> dict[str, Any]:
+        """Accuracy, macro-F1, per-class metrics and the confusion matrix on labelled texts, plus ``data`` (rows
+        read, kept and skipped), ``truncated_texts`` and ``texts_without_known_words``."""
+        self._check_fitted()
+        dataset = self._load(data, min_classes=1)
+        labels = _label_ids(dataset, self.classes_)
+        probabilities, notes = self._predict(dataset.texts)
+        report = summarize(labels, probabilities.argmax(1), self.classes_)
+        return {**report, **notes, "data": {**asdict(dataset.report), "kept": dataset.report.kept,
+                                            "summary": dataset.report.summary()}}
+
+    def score(self, data: TextData) -> float:
+        """Accuracy on labelled texts (scikit-learn's ``score``)."""
+        return self.evaluate(data)["accuracy"]
+
+    # ------------------------------------------------------------- persisting
+    def save(self, path: str | Path) -> Path:
+        """Write the model bundle (atomically); ``path`` is a file or an existing folder."""
+        self._check_fitted()
+        payload = {
+            "task": "text",
+            "headstart_version": __version__,
+            "classes": self.classes_,
+            "backbone": self.backbone_,
+            "strategy": self.strategy_,
+            "head": {"kind": self.head_, "options": self.head_options_},
+            "columns": {"text": self.text_column, "label": self.label_column, "encoding": self.encoding},
+            "training": self.training_,
+        }
+        if self.strategy_ == "scratch":
+            payload.update(_export_tfidf(self.model_))
+        else:
+            payload["state_dict"] = self.model_.state_dict()
+        return save_bundle(payload, path)
+
+    @classmethod
+    def from_bundle(cls, document: dict[str, Any]) -> TextClassifier:
+        """Rebuild a fitted classifier from a loaded bundle (``headstart.bundle.load_bundle``)."""
+        if document.get("task") != "text":
+            raise BundleError(f"holds a model for the {document.get('task', 'image')!r} task, not a text classifier",
+                              fix="load it with headstart.load(path)")
+        spec, head, columns = document["backbone"], document["head"], document["columns"]
+        clf = cls(**({"backbone": spec["name"], "max_length": spec["max_length"]} if spec else {}),
+                  strategy=document["strategy"], head=head["kind"], text_column=columns["text"],
+                  label_column=columns["label"], encoding=columns["encoding"])
+        clf.classes_, clf.strategy_, clf.backbone_ = list(document["classes"]), document["strategy"], spec
+        clf.head_, clf.head_options_, clf.training_ = head["kind"], head["options"], document["training"]
+        clf.val_accuracy_, clf.report_ = clf.training_["val_accuracy"], LoadReport(**clf.training_["data"])
+        clf.encoder_ = None
+        if clf.strategy_ == "scratch":
+            clf.model_ = _import_tfidf(document)
+        elif clf.strategy_ == "full":
+            from headstart.text.finetune import minilm_classifier
+
+            clf.model_ = minilm_classifier(clf.classes_, max_length=spec["max_length"], pretrained=False)
+            clf.model_.load_state_dict(document["state_dict"])
+            clf.model_.eval()
+        else:
+            clf.encoder_ = clf._encoder()
+            if clf.encoder_.fingerprint != spec["fingerprint"]:
+                raise BundleError(f"the text encoder {spec['name']!r} is not the one this model was trained with "
+                                  f"(fingerprint {clf.encoder_.fingerprint}, expected {spec['fingerprint']})",
+                                  fix="restore the word-vectors file or model folder used in training, or retrain")
+            clf.model_ = build_head(head["kind"], clf.encoder_.dim, len(clf.classes_), **head["options"])
+            clf.model_.load_state_dict(document["state_dict"])
+            clf.model_.eval()
+        return clf
+
+
+def _portable(name: str) -> str:
+    """``name`` with a word-vectors file or model folder made absolute, so a saved model finds it from anywhere."""
+    prefix, colon, rest = name.partition(":")
+    if colon and prefix.lower() in _VECTOR_PREFIXES:
+        return f"{prefix}:{Path(rest).expanduser().resolve()}"
+    path = Path(name).expanduser()
+    return str(path.resolve()) if name not in _BUNDLED and path.exists() else name
+
+
+def _split(data: TextDataset, fraction: float, seed: int) -> tuple[TextDataset, TextDataset]:
+    """A seeded, stratified train/validation split with every class on both sides."""
+    if not 0.0 < fraction < 1.0:
+        raise DataError(f"the validation fraction must be between 0 and 1, got {fraction}",
+                        fix="pass val_fraction=0.2 (--val-fraction), or separate validation data (--val)")
+    counts = Counter(data.labels)
+    name, count = min(counts.items(), key=lambda item: item[1])
+    if count < 2:
+        raise DataError(f"class {name!r} has {count} example; a train/validation split needs at least 2 per class",
+                        path=data.source, fix="add examples of that class, or pass separate validation data (--val)")
+    n_val = max(len(counts), round(fraction * len(data)))
+    if n_val >= len(data):
+        raise DataError(f"{len(data)} examples are too few to hold out {n_val} for validation", path=data.source,
+                        fix="add examples, or pass separate validation data (--val)")
+    train, val = train_test_split(np.arange(len(data)), test_size=n_val, random_state=seed, stratify=data.labels)
+    return _subset(data, sorted(train)), _subset(data, sorted(val))
+
+
+def _subset(data: TextDataset, indices: Sequence[int]) -> TextDataset:
+    return TextDataset([data.texts[i] for i in indices], [data.labels[i] for i in indices], data.classes,
+                       data.source, data.report)
+
+
+def _label_ids(data: TextDataset, classes: list[str]) -> np.ndarray:
+    index = {name: i for i, name in enumerate(classes)}
+    unknown = sorted(set(data.labels) - index.keys())
+    if unknown:
+        raise DataError(f"labels the model was not trained on: {', '.join(map(repr, unknown[:10]))}",
+                        path=data.source, fix=f"the model knows {', '.join(classes)}; drop or relabel those rows, "
+                                              "or retrain with them")
+    return np.array([index[label] for label in data.labels], dtype=np.int64)
+
+
+def _class_weights(y: np.ndarray, num_classes: int) -> np.ndarray:
+    """Inverse-frequency weights (``n / (k * count)``), 1.0 on balanced data."""
+    counts = np.maximum(np.bincount(y, minlength=num_classes), 1).astype(np.float64)
+    return counts.sum() / (num_classes * counts)
+
+
+def _encoder_notes(encoder: TextEncoder) -> dict[str, int]:
+    return {"truncated_texts": encoder.truncated_count, "texts_without_known_words": encoder.oov_count}
+
+
+def _as_texts(texts: Sequence[str] | TextDataset) -> list[str]:
+    if isinstance(texts, TextDataset):
+        return list(texts.texts)
+    if isinstance(texts, str):
+        raise DataError("got one string where a list of texts was expected", fix="wrap it in a list: predict([text])")
+    texts = list(texts)
+    for number, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise DataError(f"text {number} is a {type(text).__name__}, not a string", fix="pass a list of strings")
+    return texts
+
+
+def _export_tfidf(pipeline: Pipeline) -> dict[str, Any]:
+    """The fitted TF-IDF vocabulary, idf and logistic regression as plain types and tensors."""
+    vectorizer, logreg = pipeline.named_steps["tfidf"], pipeline.named_steps["logreg"]
+    params = vectorizer.get_params()
+    return {"vectorizer": {"terms": sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get),
+                           "idf": torch.from_numpy(vectorizer.idf_),
+                           "settings": {name: params[name] for name in _TFIDF_SETTINGS}},
+            "state_dict": {"coef": torch.from_numpy(logreg.coef_), "intercept": torch.from_numpy(logreg.intercept_),
+                           "classes": torch.from_numpy(logreg.classes_)}}
+
+
+def _import_tfidf(document: dict[str, Any]) -> Pipeline:
+    """The TF-IDF + logistic regression pipeline saved by :func:`_export_tfidf`, ready to predict."""
+    saved, state = document["vectorizer"], document["state_dict"]
+    vectorizer = TfidfVectorizer(**saved["settings"],
+                                 vocabulary={term: i for i, term in enumerate(saved["terms"])})
+    vectorizer.idf_ = saved["idf"].numpy()
+    logreg = LogisticRegression()
+    logreg.coef_, logreg.intercept_ = state["coef"].numpy(), state["intercept"].numpy()
+    logreg.classes_ = state["classes"].numpy()
+    return Pipeline([("tfidf", vectorizer), ("logreg", logreg)])
