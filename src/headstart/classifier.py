@@ -28,8 +28,6 @@ from .heads import build_head, fit_head
 from .model import TransferNet
 from .runtime import loader_workers
 from .strategies import Strategy, resolve_strategy
-from .training import fit_network
-from .training.trainer import default_epochs
 
 if TYPE_CHECKING:
     from .text.classifier import TextClassifier
@@ -119,6 +117,8 @@ class ImageClassifier:
         if strategy.on_embeddings:
             net, details = self._fit_on_embeddings(backbone, strategy, train, val_set)
         else:
+            from .training import default_epochs, fit_network  # Lightning loads in seconds: only when training
+
             net = TransferNet(backbone, build_head("linear", backbone.num_features, len(images.classes)))
             result = fit_network(net, strategy, train, val_set, epochs=self.epochs or default_epochs(len(train)),
                                  lr=self.lr, batch_size=self.batch_size, use_class_weights=self.use_class_weights,
