@@ -98,7 +98,7 @@ def markdown(rows: list[dict], command: str, meta: dict) -> str:
             f"Machine: {machine['device']}, {machine['cpu_count']} CPUs, torch {machine['torch']}"
             + (f"; 1-min load average {min(loads):.1f}–{max(loads):.1f} during the runs (the machine was shared: "
                f"timings were taken under load)" if loads else "") + ".\n\n"
-            f"## Summary (generated from the numbers below)\n\n"
+            "## Summary (generated from the numbers below)\n\n"
             + "".join(f"- {line}\n" for line in summarize_runs(rows))
             + f"\n## Test accuracy (mean ± std over seeds)\n\n{head}{accuracy}\n"
             f"## Training wall time per run (`fit()`: embedding without cached embeddings, or training)\n\n"
