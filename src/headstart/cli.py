@@ -313,8 +313,7 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:
                                         "--out compare/")
     p.add_argument("data", help="folder of class subfolders (root/<class>/<image>) or a CSV with path,label")
     p.add_argument("--out", default="headstart-compare", help="folder for results.json/.csv, plots, report.html")
-    p.add_argument("--backbone", help="registry name; see `headstart backbones` (default: efficientnet_lite0 "
-                                      "for images, minilm for texts)")
+    p.add_argument("--backbone", default="efficientnet_lite0", help="registry name; see `headstart backbones`")
     p.add_argument("--strategies", default="scratch,frozen,partial,full,prototype,knn", help="comma-separated")
     p.add_argument("--per-class", default="5,10,25,50,100,all", help="training images per class, comma-separated")
     p.add_argument("--seeds", type=int, default=3, help="subsets drawn (and runs seeded) per size")
