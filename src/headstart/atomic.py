@@ -40,5 +40,5 @@ def write_atomically(path: str | Path, write: Callable[[BinaryIO], object], *, d
     return path
 
 
-def write_text_atomically(path: str | Path, text: str) -> Path:
-    return write_atomically(path, lambda stream: stream.write(text.encode("utf-8")))
+def write_text_atomically(path: str | Path, text: str, *, durable: bool = False) -> Path:
+    return write_atomically(path, lambda stream: stream.write(text.encode("utf-8")), durable=durable)

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from .results import atomic_write  # noqa: E402
+from ..atomic import write_text_atomically  # noqa: E402
 from .summary import aggregate, best_run, size_order, summarize_runs  # noqa: E402
 
 __all__ = ["plot_accuracy_vs_time", "plot_confusion", "plot_learning_curves", "write_report"]
@@ -115,7 +115,7 @@ def _write(path: Path, body: str, meta: dict[str, Any]) -> Path:
              "table{border-collapse:collapse;font-size:13px;margin:.5em 0}td,th{border:1px solid #ccc;"
              "padding:3px 8px;text-align:right}th:first-child,td:first-child{text-align:left}"
              "img{max-width:100%}figure{margin:1em 0}li{margin:.3em 0}code{background:#f3f3f3;padding:0 3px}")
-    atomic_write(path, f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+    write_text_atomically(path, f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
                        f"<style>{style}</style></head><body><h1>{title}</h1>{body}</body></html>")
     return path
 

@@ -6,14 +6,14 @@ import csv
 import hashlib
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..atomic import write_text_atomically
 from ..data.dataset import ImageSet
 from ..errors import ConfigError, DataError
 
-__all__ = ["CSV_FIELDS", "ResultStore", "atomic_write", "fingerprint", "run_key"]
+__all__ = ["CSV_FIELDS", "ResultStore", "fingerprint", "run_key"]
 
 FORMAT = "headstart-compare"
 VERSION = 1
@@ -21,16 +21,6 @@ CSV_FIELDS = ("strategy", "per_class", "seed", "accuracy", "macro_f1", "seconds"
               "images_per_second", "epochs_run", "trainable_parameters", "peak_rss_mb", "peak_gpu_mb",
               "train_images", "fit_train_images", "val_images", "test_images", "image_size", "load_average",
               "subset_sha", "finished_at")
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, fsync it, and rename it over ``path``."""
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def fingerprint(*image_sets: ImageSet) -> dict[str, Any]:
@@ -106,8 +96,8 @@ class ResultStore:
 
     def save(self) -> None:
         document = {"format": FORMAT, "version": VERSION, **self.meta, "runs": self.runs}
-        atomic_write(self.json_path, json.dumps(document, indent=1))
-        atomic_write(self.csv_path, _to_csv(self.runs))
+        write_text_atomically(self.json_path, json.dumps(document, indent=1), durable=True)
+        write_text_atomically(self.csv_path, _to_csv(self.runs), durable=True)
 
 
 def _to_csv(runs: Iterable[dict[str, Any]]) -> str:

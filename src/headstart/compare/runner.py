@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
-import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -138,7 +137,7 @@ def _run(strategy: str, subset: ImageSet, test: ImageSet, *, backbone: str, seed
 
     ``fit`` gets a cache emptied of embeddings (its exported inference graph kept), so its time counts every
     embedding of the subset; the test set's embeddings, the same for every run, come from a second cache."""
-    shutil.rmtree(caches / "fit" / "embeddings", ignore_errors=True)
+    EmbeddingCache(caches / "fit").clear(keep_graphs=True)
     clf = ImageClassifier(backbone, strategy, epochs=epochs, image_size=image_size, seed=seed,
                           cache=caches / "fit", progress=False)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None

@@ -97,9 +97,9 @@ class EmbeddingCache:
                 "bytes": sum(e["bytes"] for e in extractors) + sum(g.stat().st_size for g in graphs),
                 "graphs": len(graphs)}
 
-    def clear(self) -> int:
-        """Delete every cached embedding and graph; return how many bytes were freed."""
-        freed = self.info()["bytes"]
-        for sub in ("embeddings", "graphs"):
+    def clear(self, *, keep_graphs: bool = False) -> int:
+        """Delete every cached embedding (and exported graph); return how many bytes were freed."""
+        before = self.info()["bytes"]
+        for sub in ("embeddings",) if keep_graphs else ("embeddings", "graphs"):
             shutil.rmtree(self.root / sub, ignore_errors=True)
-        return freed
+        return before - self.info()["bytes"]
