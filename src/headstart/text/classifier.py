@@ -31,7 +31,7 @@ from headstart.errors import BundleError, ConfigError, DataError
 from headstart.evaluation import summarize
 from headstart.heads import HEAD_KINDS, build_head, fit_head
 from headstart.text.baselines import tfidf_logreg
-from headstart.text.encoders import _BUNDLED, _VECTOR_PREFIXES, SentenceTransformerEncoder, TextEncoder, \
+from headstart.text.encoders import BUNDLED_ENCODERS, VECTOR_PREFIXES, SentenceTransformerEncoder, TextEncoder, \
     load_text_encoder
 
 __all__ = ["TEXT_STRATEGIES", "TextClassifier", "TextData"]
@@ -316,10 +316,10 @@ class TextClassifier:
 def _portable(name: str) -> str:
     """``name`` with a word-vectors file or model folder made absolute, so a saved model finds it from anywhere."""
     prefix, colon, rest = name.partition(":")
-    if colon and prefix.lower() in _VECTOR_PREFIXES:
+    if colon and prefix.lower() in VECTOR_PREFIXES:
         return f"{prefix}:{Path(rest).expanduser().resolve()}"
     path = Path(name).expanduser()
-    return str(path.resolve()) if name not in _BUNDLED and path.exists() else name
+    return str(path.resolve()) if name not in BUNDLED_ENCODERS and path.exists() else name
 
 
 def _split(data: TextDataset, fraction: float, seed: int) -> tuple[TextDataset, TextDataset]:

