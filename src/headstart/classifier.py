@@ -134,10 +134,8 @@ class ImageClassifier:
         self.skipped_ = images.skipped
         self.fit_seconds_ = time.perf_counter() - started
         self.val_accuracy_ = details["val_accuracy"]
-        trainable = net.trainable_parameter_count() if not strategy.on_embeddings else \
-            sum(p.numel() for p in net.head.parameters())
         self.training_ = {**details, "train_images": len(train), "val_images": len(val_set),
-                          "seconds": self.fit_seconds_, "trainable_parameters": trainable}
+                          "seconds": self.fit_seconds_, "trainable_parameters": net.trainable_parameter_count()}
         return self
 
     def _checked(self, data: Data, classes: Sequence[str] | None = None) -> ImageSet:

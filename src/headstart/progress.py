@@ -5,16 +5,28 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+    TimeRemainingColumn
+
+Advance = Callable[..., None]
 
 
 @contextmanager
-def progress_bar(total: int, description: str, *, enabled: bool = True) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n)``; shows a bar on stderr when ``enabled``."""
-    if not enabled:
-        yield lambda n: None
+def progress_bar(total: int, description: str, *, enabled: bool = True,
+                 transient: bool = True) -> Iterator[Advance]:
+    """Yield ``advance(n, note=None)``: moves the bar by ``n`` and, given a note, shows it beside the bar.
+
+    Shown on the terminal when ``enabled``; ``transient`` bars disappear when the work is done.
+    """
+    if not enabled or total == 0:
+        yield lambda n, note=None: None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, transient=True) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda n: progress.advance(task, n)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[note]}"))
+    with Progress(*columns, transient=transient) as progress:
+        task = progress.add_task(description, total=total, note="")
+
+        def advance(n: int, note: str | None = None) -> None:
+            progress.update(task, advance=n, **({"note": note} if note is not None else {}))
+
+        yield advance

@@ -6,14 +6,11 @@ import hashlib
 import os
 import platform
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Sequence
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-    TimeRemainingColumn
 
 from ..backbones import load_backbone
 from ..backbones.registry import resolve_spec
@@ -21,6 +18,7 @@ from ..classifier import ImageClassifier
 from ..data.dataset import ImageSet, check_images, find_images
 from ..errors import ConfigError
 from ..features import EmbeddingCache, extract_embeddings
+from ..progress import progress_bar
 from ..strategies import EMBEDDING_STRATEGIES
 from .grid import Size, check_sizes, check_test_classes, native_size, nested_subset, parse_sizes, \
     parse_strategies, size_label, split_test
@@ -109,14 +107,14 @@ def compare(data: str | Path, *, backbone: str = "efficientnet_lite0",
     caches = store.out / "embedding-cache"
     if any(strategy in EMBEDDING_STRATEGIES for _, _, strategy in todo):
         _export_graph(backbone, image_size, pool, caches / "fit")
-    with _grid_progress(len(todo), enabled=progress) as advance:
+    with progress_bar(len(todo), "compare", enabled=progress, transient=False) as advance:
         for size, seed, strategy in todo:
-            advance(f"{strategy}, {size_label(size)} per class, seed {seed}", 0)
+            advance(0, f"{strategy}, {size_label(size)} per class, seed {seed}")
             subset = pool.subset(nested_subset(pool, size, seed))
             run = _run(strategy, subset, test_set, backbone=backbone, seed=seed, epochs=epochs, caches=caches,
                        image_size=image_size if strategy in EMBEDDING_STRATEGIES else trained_size)
             store.add({"strategy": strategy, "per_class": size, "seed": seed, **run})
-            advance(f"{strategy}, {size_label(size)} per class, seed {seed}: {run['accuracy']:.1%}", 1)
+            advance(1, f"{strategy}, {size_label(size)} per class, seed {seed}: {run['accuracy']:.1%}")
     report = write_report(store.runs, store.meta, store.out)
     return CompareResult(store.out, store.runs, len(todo), reused, report, summarize_runs(store.runs))
 
@@ -190,16 +188,3 @@ def _machine() -> dict[str, Any]:
         f"CPU ({platform.processor() or platform.machine()})"
     return {"device": device, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform()}
-
-
-@contextmanager
-def _grid_progress(total: int, *, enabled: bool) -> Iterator[Callable[[str, int], None]]:
-    """A rich bar over the whole grid with elapsed and remaining time; yields ``advance(description, n)``."""
-    if not enabled or total == 0:
-        yield lambda description, n: None
-        return
-    columns = (TextColumn("compare"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
-               TimeRemainingColumn(), TextColumn("{task.description}"))
-    with Progress(*columns) as progress:
-        task = progress.add_task("", total=total)
-        yield lambda description, n: progress.update(task, description=description, advance=n)
