@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from headstart.data.dataset import find_images
+from headstart.data.dataset import check_images, find_images
 from headstart.features import EmbeddingCache, extract_embeddings
 from headstart.features.cache import describe_key
 from headstart.features.extract import extractor_description
@@ -123,3 +123,14 @@ def test_cache_command_reports_and_clears(lite0, images, tmp_path, capsys):
     assert info["entries"] == 4 and info["extractors"][0]["extractor"]["backbone"] == "efficientnet_lite0"
     assert main(["cache", "clear", "--dir", str(cache.root)]) == 0
     assert cache.info()["entries"] == 0
+
+
+def test_a_corrupted_file_is_not_taken_as_known_readable_from_the_cache(lite0, images, tmp_path):
+    cache = EmbeddingCache(tmp_path / "cache")
+    extract_embeddings(lite0, images, cache=cache, progress=False)
+    assert all(cache.embedded_before(images.paths))
+    images.paths[0].write_bytes(b"not an image any more")
+    known = cache.embedded_before(images.paths)
+    assert known == [False] + [True] * (len(images) - 1)
+    checked = check_images(images, known_readable=known)
+    assert len(checked) == len(images) - 1 and checked.skipped[0][0] == str(images.paths[0])

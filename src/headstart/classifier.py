@@ -140,13 +140,17 @@ class ImageClassifier:
 
     def _checked(self, data: Data, classes: Sequence[str] | None = None) -> ImageSet:
         images = data if isinstance(data, ImageSet) else find_images(data, classes=classes)
-        return check_images(images, in_chans=self.in_chans, strict=self.strict)
+        cache = self._embedding_cache()
+        known = cache.embedded_before(images.paths) if cache is not None else None
+        return check_images(images, in_chans=self.in_chans, strict=self.strict, known_readable=known)
+
+    def _embedding_cache(self) -> EmbeddingCache | None:
+        return None if self.cache is False else EmbeddingCache(None if self.cache is True else self.cache)
 
     def embed(self, backbone: Backbone, images: ImageSet) -> np.ndarray:
         """Embeddings of ``images`` with this classifier's engine, precision, TTA and cache."""
-        cache = None if self.cache is False else EmbeddingCache(None if self.cache is True else self.cache)
         return extract_embeddings(backbone, images, batch_size=max(self.batch_size, 64), engine=self.engine,
-                                  precision=self.precision, tta=self.tta, cache=cache, background=self.background,
+                                  precision=self.precision, tta=self.tta, cache=self._embedding_cache(), background=self.background,
                                   progress=self.progress)
 
     def _fit_on_embeddings(self, backbone: Backbone, strategy: Strategy, train: ImageSet,

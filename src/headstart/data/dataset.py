@@ -129,10 +129,18 @@ def _from_csv(path: Path, label_column: str) -> tuple[list[tuple[Path, str]], li
     return pairs, []
 
 
-def check_images(images: ImageSet, *, in_chans: int = 3, strict: bool = False, workers: int = 4) -> ImageSet:
-    """Decode every image once; unreadable ones are skipped and reported (or fail with ``strict``)."""
+def check_images(images: ImageSet, *, in_chans: int = 3, strict: bool = False, workers: int = 4,
+                 known_readable: Sequence[bool] | None = None) -> ImageSet:
+    """Decode every image once; unreadable ones are skipped and reported (or fail with ``strict``).
+
+    ``known_readable`` marks images already decoded successfully before (e.g. their content is in
+    the embedding cache); those are not decoded again.
+    """
+    known = set() if known_readable is None else {p for p, ok in zip(images.paths, known_readable) if ok}
 
     def problem(path: Path) -> str | None:
+        if path in known:
+            return None
         try:
             load_image(path, in_chans)
         except Exception as error:  # PIL raises many types for corrupt, truncated or foreign files

@@ -78,6 +78,13 @@ class EmbeddingCache:
         for digest, embedding in items:
             self.put(extractor, digest, embedding)
 
+    def embedded_before(self, paths: Sequence[str | Path]) -> list[bool]:
+        """Whether each file's current content has an embedding under any extractor (so it decodes)."""
+        extractors = [folder.name for folder in (self.root / "embeddings").glob("*") if folder.is_dir()]
+        if not extractors:
+            return [False] * len(paths)
+        return [any(self._entry(key, digest).exists() for key in extractors) for digest in file_digests(paths)]
+
     def graph_path(self, key: str) -> Path:
         """Where an exported inference graph for extractor ``key`` lives."""
         return self.root / "graphs" / f"{key}.onnx"

@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ConfigError
+from .logistic import choose_C, fit_logistic
 from .modules import HEADS, KNNHead, PrototypeHead, build_head
 
 HEAD_KINDS = ("logreg", "linear", "mlp")
@@ -58,18 +58,14 @@ def _logistic_regression(features: np.ndarray, labels: np.ndarray, num_classes: 
     folds = int(max(2, min(3, np.bincount(labels, minlength=num_classes).min())))
     splitter = StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=seed) if len(labels) >= 2000 \
         else StratifiedKFold(folds, shuffle=True, random_state=seed)
-    weights = None if class_weight is None else {c: float(w) for c, w in enumerate(class_weight)}
-    model = LogisticRegressionCV(Cs=[0.3, 1.0, 3.0], cv=splitter, max_iter=300, tol=1e-3,
-                                 l1_ratios=(0.0,), scoring="neg_log_loss", use_legacy_attributes=False,
-                                 class_weight=weights, random_state=seed)
-    model.fit(features, labels)
-    weight, bias = model.coef_, model.intercept_
-    if num_classes == 2:  # scikit-learn keeps one row for binary problems
-        weight, bias = np.vstack([-weight / 2, weight / 2]), np.array([-bias[0] / 2, bias[0] / 2])
+    sample_weight = None if class_weight is None else np.asarray(class_weight, np.float32)[labels]
+    splits = list(splitter.split(features, labels))
+    C, warm_start = choose_C(splits, features, labels, num_classes, sample_weight)
+    params = fit_logistic(features, labels, num_classes, C, sample_weight=sample_weight, init=warm_start)
     head = build_head("logreg", features.shape[1], num_classes)
-    head.linear.weight.data.copy_(torch.from_numpy(weight.astype(np.float32)))
-    head.linear.bias.data.copy_(torch.from_numpy(bias.astype(np.float32)))
-    return head, {"C": float(np.ravel(model.C_)[0]), "cv_splits": splitter.get_n_splits()}
+    head.linear.weight.data.copy_(torch.from_numpy(params[:-1].T.copy()))
+    head.linear.bias.data.copy_(torch.from_numpy(params[-1].copy()))
+    return head, {"C": C, "cv_splits": len(splits)}
 
 
 def _train_torch_head(kind: str, features: np.ndarray, labels: np.ndarray, num_classes: int,
