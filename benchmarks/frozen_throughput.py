@@ -32,7 +32,7 @@ from torchvision import transforms
 
 from headstart.backbones import load_backbone
 from headstart.backbones.efficientnet_lite import load_lite_state_dict
-from headstart.data.dataset import find_images, make_transform
+from headstart.data.dataset import find_images, make_pixel_transform
 from headstart.data.fashion_mnist import export_fashion_mnist
 from headstart.features import EmbeddingCache, extract_embeddings
 from headstart.features.engine import make_runner
@@ -113,7 +113,7 @@ def main() -> None:
             rows.setdefault("max_abs_diff_vs_plain", {})[f"{label}, {engine}"] = float(np.abs(features - plain).max())
         rows[label] = rates
 
-    batch = make_transform(backbone.preprocessing, train=False)(Image.open(photos.paths[0]).convert("RGB"))
+    batch = make_pixel_transform(backbone.preprocessing)(Image.open(photos.paths[0]).convert("RGB"))
     batch = batch[None].repeat(64, 1, 1, 1)
     ceiling = {}
     for engine in ("onnx", "torch") + (("compile",) if args.compile else ()):

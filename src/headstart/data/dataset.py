@@ -201,6 +201,15 @@ def make_transform(preprocessing: Preprocessing, *, train: bool) -> Callable:
     return create_transform(**common, is_training=True, scale=(0.5, 1.0), hflip=0.5, color_jitter=jitter)
 
 
+def make_pixel_transform(preprocessing: Preprocessing) -> Callable:
+    """The evaluation resize and crop only, giving a uint8 ``(C, H, W)`` tensor: the conversion to
+    float and the normalisation run inside the inference engine (see ``features.engine.FromPixels``),
+    which keeps decode workers light and batches four times smaller."""
+    return create_transform(input_size=preprocessing.image_size, interpolation=preprocessing.interpolation,
+                            mean=preprocessing.mean, std=preprocessing.std, crop_pct=preprocessing.crop_pct,
+                            use_prefetcher=True)
+
+
 class ImageDataset(torch.utils.data.Dataset):
     """``(tensor, label)`` pairs from an :class:`ImageSet`, decoded on access."""
 

@@ -56,6 +56,20 @@ class StageOutput(nn.Module):
         return output.mean(dim=(2, 3)) if output.ndim == 4 else output.mean(dim=1)
 
 
+class FromPixels(nn.Module):
+    """``network`` fed uint8 pixels: scaled to [0, 1] and normalised as torchvision's ``ToTensor`` and
+    ``Normalize`` would, inside the graph."""
+
+    def __init__(self, network: nn.Module, mean: tuple[float, ...], std: tuple[float, ...]):
+        super().__init__()
+        self.network = network
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.network((pixels.float() / 255 - self.mean) / self.std)
+
+
 def resolve_engine(engine: str, precision: str, device: torch.device, stage: int | None) -> str:
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}.", fix=f"Choose one of {', '.join(ENGINES)}.")
@@ -71,10 +85,13 @@ def resolve_engine(engine: str, precision: str, device: torch.device, stage: int
 
 def make_runner(backbone: Backbone, *, engine: str, precision: str, device: torch.device, stage: int | None,
                 graph_path: Path | None) -> Runner:
-    """A function from a preprocessed batch to float32 features, for the resolved ``engine``."""
-    network: nn.Module = backbone.eval() if stage is None else StageOutput(backbone, stage).eval()
+    """A function from a batch of uint8 pixels (resized and cropped, ``make_pixel_transform``) to
+    float32 features, for the resolved ``engine``."""
+    preprocessing = backbone.preprocessing
+    features: nn.Module = backbone.eval() if stage is None else StageOutput(backbone, stage).eval()
+    network = FromPixels(features, preprocessing.mean, preprocessing.std).eval()
     if engine == "onnx":
-        return _onnx_runner(network, backbone.preprocessing.in_chans, backbone.preprocessing.image_size, graph_path)
+        return _onnx_runner(network, preprocessing.in_chans, preprocessing.image_size, graph_path)
     network = network.to(device, memory_format=torch.channels_last)
     if engine == "compile":
         network = torch.compile(network)
@@ -92,7 +109,7 @@ def _onnx_runner(network: nn.Module, in_chans: int, size: int, graph_path: Path 
 
     if graph_path is None or not graph_path.exists():
         graph_path = graph_path or Path(os.environ.get("TMPDIR", "/tmp")) / f"headstart-{os.getpid()}.onnx"
-        example = torch.zeros(2, in_chans, size, size)
+        example = torch.zeros(2, in_chans, size, size, dtype=torch.uint8)
 
         def export(stream) -> None:
             with warnings.catch_warnings():

@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..backbones import Backbone
-from ..data.dataset import ImageDataset, ImageSet, make_transform
+from ..data.dataset import ImageDataset, ImageSet, make_pixel_transform
 from ..progress import progress_bar
 from ..runtime import loader_workers, pick_device
 from .cache import EmbeddingCache, describe_key, file_digests
@@ -39,8 +39,9 @@ def extract_embeddings(backbone: Backbone, images: ImageSet, *, batch_size: int 
     found = [cache.get(key, d) for d in digests] if cache is not None else [None] * len(images)
     missing = [i for i, embedding in enumerate(found) if embedding is None]
     if missing:
-        graph = cache.graph_path(describe_key({k: v for k, v in description.items() if k != "tta"})) \
-            if cache is not None else None
+        graph_description = {**{k: v for k, v in description.items() if k != "tta"}, "graph_input": "uint8"}
+        # The exported graph is reused even without an embedding cache: exporting costs seconds.
+        graph = (cache or EmbeddingCache()).graph_path(describe_key(graph_description))
         runner = make_runner(backbone, engine=engine, precision=precision, device=target, stage=stage,
                              graph_path=graph)
         computed = _run(runner, images.subset(missing), backbone, batch_size, tta, background, progress,
@@ -57,7 +58,7 @@ def extract_embeddings(backbone: Backbone, images: ImageSet, *, batch_size: int 
 
 def _run(runner: Runner, images: ImageSet, backbone: Backbone, batch_size: int, tta: bool, background: str,
          progress: bool, pin: bool) -> np.ndarray:
-    dataset = ImageDataset(images, make_transform(backbone.preprocessing, train=False), backbone.in_chans, background)
+    dataset = ImageDataset(images, make_pixel_transform(backbone.preprocessing), backbone.in_chans, background)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=loader_workers() if len(dataset) > batch_size
                         else 0, pin_memory=pin)
     chunks = []
