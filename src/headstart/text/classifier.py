@@ -29,6 +29,7 @@ from headstart.bundle import save_bundle
 from headstart.data.text import LoadReport, TextDataset, load_text_dataset
 from headstart.errors import BundleError, ConfigError, DataError
 from headstart.evaluation import summarize
+from headstart.features.cache import EmbeddingCache
 from headstart.heads import HEAD_KINDS, build_head, fit_head
 from headstart.text.baselines import tfidf_logreg
 from headstart.text.encoders import BUNDLED_ENCODERS, VECTOR_PREFIXES, SentenceTransformerEncoder, TextEncoder, \
@@ -61,6 +62,8 @@ class TextClassifier:
         val_fraction: validation share when ``fit`` gets no ``val`` data.
         use_class_weights: weight the loss by inverse class frequency (``frozen``, ``full``, ``scratch``).
         seed: seeds the split, the head and fine-tuning.
+        cache: where transformer embeddings are cached by text content: a folder, ``True`` for the default
+            (``headstart cache info``), ``False`` for none.
         progress: show progress bars while embedding.
     """
 
@@ -68,7 +71,7 @@ class TextClassifier:
                  epochs: int | None = None, lr: float | None = None, batch_size: int | None = None,
                  max_length: int | None = None, text_column: str = "text", label_column: str = "label",
                  encoding: str = "utf-8", val_fraction: float = 0.2, use_class_weights: bool = False, seed: int = 0,
-                 progress: bool = True):
+                 cache: bool | str | Path = True, progress: bool = True):
         self.backbone = backbone
         self.strategy = strategy
         self.head = head
@@ -82,6 +85,7 @@ class TextClassifier:
         self.val_fraction = val_fraction
         self.use_class_weights = use_class_weights
         self.seed = seed
+        self.cache = cache
         self.progress = progress
 
     # ----------------------------------------------------------------- fitting
@@ -159,7 +163,7 @@ class TextClassifier:
     def _fit_on_embeddings(self, texts: list[str], y: np.ndarray) -> dict[str, Any]:
         kind = self.strategy if self.strategy in ("prototype", "knn") else self.head
         self.encoder_ = self._encoder()
-        features = self.encoder_.encode(texts, batch_size=self.batch_size or 64, progress=self.progress)
+        features = self._encode(texts)
         notes = _encoder_notes(self.encoder_)
         weights = _class_weights(y, len(self.classes_)) if self.use_class_weights else None
         head, info = fit_head(kind, features, y, len(self.classes_), class_weight=weights, seed=self.seed)
@@ -170,6 +174,12 @@ class TextClassifier:
                           "max_length": encoder.max_seq_length if isinstance(encoder, SentenceTransformerEncoder)
                           else None}
         return {**info, **notes, "trainable_parameters": sum(p.numel() for p in head.parameters())}
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if isinstance(self.encoder_, SentenceTransformerEncoder):
+            self.encoder_.cache = None if self.cache is False else \
+                EmbeddingCache(None if self.cache is True else self.cache)
+        return self.encoder_.encode(texts, batch_size=self.batch_size or 64, progress=self.progress)
 
     def _encoder(self) -> TextEncoder:
         encoder = self.backbone if isinstance(self.backbone, TextEncoder) else \
@@ -224,7 +234,7 @@ class TextClassifier:
 
             notes["truncated_texts"] = self.model_.count_truncated(texts)
             return predict_proba(self.model_, texts, batch_size=self.batch_size or 64), notes
-        features = self.encoder_.encode(texts, batch_size=self.batch_size or 64, progress=self.progress)
+        features = self._encode(texts)
         with torch.inference_mode():
             probabilities = self.model_(torch.from_numpy(features)).softmax(1).numpy()
         return probabilities, {**notes, **_encoder_notes(self.encoder_)}

@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from headstart.errors import BackboneError, DataError
+from headstart.features.cache import EmbeddingCache, describe_key
 
 __all__ = ["BUNDLED_ENCODERS", "SentenceTransformerEncoder", "TextEncoder", "VECTOR_PREFIXES", "WordVectorEncoder",
            "list_text_encoders", "load_text_encoder"]
@@ -64,7 +65,13 @@ class TextEncoder(ABC):
 
 
 class SentenceTransformerEncoder(TextEncoder):
-    """A sentence-transformers model; embeddings are L2-normalized."""
+    """A sentence-transformers model; embeddings are L2-normalized.
+
+    With ``cache`` (an :class:`~headstart.features.EmbeddingCache`) set, texts already embedded by the same
+    weights and maximum length are read back, keyed by their content, and only new ones run the model.
+    """
+
+    cache: EmbeddingCache | None = None
 
     def __init__(self, name: str, model: Any, label: str):
         self.name = name
@@ -93,9 +100,21 @@ class SentenceTransformerEncoder(TextEncoder):
             return np.zeros((0, self.dim), np.float32)
         ids = self.model.tokenizer(texts, add_special_tokens=True, verbose=False)["input_ids"]
         self.truncated_count = sum(len(row) > self.max_seq_length for row in ids)
-        vectors = self.model.encode(texts, batch_size=batch_size, show_progress_bar=progress,
-                                    convert_to_numpy=True, normalize_embeddings=True)
-        return np.asarray(vectors, dtype=np.float32)
+        key = describe_key({"text_encoder": self.fingerprint})
+        digests = [hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+                   for text in texts]
+        found = [self.cache.get(key, d) for d in digests] if self.cache is not None else [None] * len(texts)
+        missing = [i for i, vector in enumerate(found) if vector is None]
+        if missing:
+            vectors = self.model.encode([texts[i] for i in missing], batch_size=batch_size,
+                                        show_progress_bar=progress, convert_to_numpy=True, normalize_embeddings=True)
+            vectors = np.asarray(vectors, dtype=np.float32)
+            if self.cache is not None:
+                self.cache.register(key, {"text_encoder": self.fingerprint})
+                self.cache.put_many(key, ((digests[i], row) for i, row in zip(missing, vectors)))
+            for i, row in zip(missing, vectors):
+                found[i] = row
+        return np.stack(found)
 
 
 class WordVectorEncoder(TextEncoder):
