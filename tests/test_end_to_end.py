@@ -76,3 +76,11 @@ def test_cli_lists_backbones(capsys):
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
     assert rows["efficientnet_lite0"]["weights"].startswith("bundled")
     assert "--weights" in rows["resnet50"]["weights"]
+
+
+def test_a_time_budget_ends_training_before_its_epochs(fashion_small):
+    train_dir, test_dir = fashion_small
+    clf = headstart.ImageClassifier(strategy="full", image_size=64, epochs=200, time_budget=3, batch_size=16,
+                                    progress=False, accelerator="cpu").fit(train_dir, val=test_dir)
+    assert 0 <= clf.training_["epochs_run"] < 200
+    assert clf.score(test_dir) > 0  # a usable model came back

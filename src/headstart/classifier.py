@@ -46,6 +46,7 @@ class ImageClassifier:
         freeze: for ``partial``: stages to freeze, a count or a fraction (default: half).
         head: for ``frozen``: ``logreg``, ``linear`` or ``mlp``.
         epochs: for trained strategies (default: chosen from the data size; early stopping).
+        time_budget: for trained strategies: stop training after this many seconds, keeping the best epoch.
         lr: the head's peak learning rate; pretrained layers get a tenth of it.
         batch_size: images per step.
         image_size: input resolution (default: the backbone's).
@@ -68,7 +69,7 @@ class ImageClassifier:
 
     def __init__(self, backbone: str = "efficientnet_lite0", strategy: str = "frozen", *,
                  freeze: float | int | str | None = None, head: str = "logreg", epochs: int | None = None,
-                 lr: float = 1e-3, batch_size: int = 32, image_size: int | None = None, in_chans: int = 3,
+                 time_budget: float | None = None, lr: float = 1e-3, batch_size: int = 32, image_size: int | None = None, in_chans: int = 3,
                  weights: str | Path | None = None, val_fraction: float = 0.2, use_class_weights: bool = False,
                  strict: bool = False, background: str = "white", accelerator: str = "auto",
                  engine: str = "auto", precision: str = "fp32", tta: bool = False, cache: bool | str | Path = True,
@@ -78,6 +79,7 @@ class ImageClassifier:
         self.freeze = freeze
         self.head = head
         self.epochs = epochs
+        self.time_budget = time_budget
         self.lr = lr
         self.batch_size = batch_size
         self.image_size = image_size
@@ -123,7 +125,7 @@ class ImageClassifier:
             result = fit_network(net, strategy, train, val_set, epochs=self.epochs or default_epochs(len(train)),
                                  lr=self.lr, batch_size=self.batch_size, use_class_weights=self.use_class_weights,
                                  seed=self.seed, accelerator=self.accelerator, background=self.background,
-                                 progress=self.progress)
+                                 time_budget=self.time_budget, progress=self.progress)
             details = {"kind": "linear", "epochs_run": result.epochs_run, "val_accuracy": result.best_val_acc,
                        "images_per_second": result.images_per_second}
         self.net_ = net.eval()

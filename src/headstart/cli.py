@@ -38,6 +38,8 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--freeze", help="partial: stages to freeze, a count (4) or a fraction (0.5)")
     p.add_argument("--head", default="logreg", choices=["logreg", "linear", "mlp"], help="frozen: the head")
     p.add_argument("--epochs", type=int, help="trained strategies: epochs (default: from the data size)")
+    p.add_argument("--time-budget", type=float,
+                   help="trained strategies: stop training after this many seconds, keeping the best epoch")
     p.add_argument("--lr", type=float, help="peak learning rate (images: 1e-3 for the head, pretrained layers a "
                                              "tenth; text full fine-tuning: 3e-5)")
     p.add_argument("--batch-size", type=int, help="default: 32 for images, 16/64 for texts")
@@ -83,12 +85,13 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
             backbone=args.backbone or "minilm", strategy=strategy, head=args.head, epochs=args.epochs, lr=args.lr,
             batch_size=args.batch_size, max_length=args.max_length, text_column=args.text_column,
             label_column=args.label_column, encoding=args.encoding, val_fraction=args.val_fraction,
-            use_class_weights=args.class_weights, seed=args.seed, progress=not args.json)
+            use_class_weights=args.class_weights, seed=args.seed, cache=not args.no_cache, progress=not args.json)
         unit = "texts"
     else:
         clf = ImageClassifier(
             backbone=args.backbone or "efficientnet_lite0", strategy=strategy, freeze=args.freeze, head=args.head,
-            epochs=args.epochs, lr=1e-3 if args.lr is None else args.lr, batch_size=args.batch_size or 32,
+            epochs=args.epochs, time_budget=args.time_budget, lr=1e-3 if args.lr is None else args.lr,
+            batch_size=args.batch_size or 32,
             image_size=args.image_size, in_chans=args.in_chans, weights=args.weights,
             val_fraction=args.val_fraction, use_class_weights=args.class_weights, strict=args.strict,
             background=args.background, accelerator=args.accelerator, engine=args.engine,
@@ -307,7 +310,8 @@ def _cache(args: argparse.Namespace) -> dict[str, Any]:
             table.add_column(column)
         for row in info["extractors"]:
             meta = row["extractor"]
-            table.add_row(row["key"], str(meta.get("backbone", "?")), str(meta.get("stage", "?")),
+            table.add_row(row["key"], str(meta.get("backbone", meta.get("text_encoder", "?"))),
+                          str(meta.get("stage", "?")),
                           str(meta.get("tta", "?")), str(meta.get("precision", "?")), str(row["entries"]),
                           f"{row['bytes'] / 1e6:.1f}")
         console.print(table)
@@ -336,6 +340,8 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:
                    help="input resolution for every strategy (default: the backbone's for embedding strategies, "
                         "twice the images' own, at least 64, for trained ones)")
     p.add_argument("--epochs", type=int, help="trained strategies: epochs (default: from the data size)")
+    p.add_argument("--time-budget", type=float, default=45.0,
+                   help="trained strategies: seconds of training per run, best epoch kept (default 45; 0: no limit)")
     p.add_argument("--resume", action="store_true", help="continue the results in --out, running what is missing")
     _add_text_options(p, encoding=False)
     p.set_defaults(run=_compare)
@@ -346,7 +352,8 @@ def _compare(args: argparse.Namespace) -> dict[str, Any]:
 
     result = compare(args.data, backbone=args.backbone, strategies=args.strategies, per_class=args.per_class,
                      seeds=args.seeds, test=args.test, test_fraction=args.test_fraction,
-                     image_size=args.image_size, epochs=args.epochs, out=args.out, resume=args.resume,
+                     image_size=args.image_size, epochs=args.epochs, time_budget=args.time_budget or None,
+                     out=args.out, resume=args.resume,
                      progress=not args.json, task=args.task, text_column=args.text_column,
                      label_column=args.label_column)
     if not args.json:

@@ -31,6 +31,7 @@ __all__ = ["CompareResult", "DEFAULT_SIZES", "DEFAULT_STRATEGIES", "compare", "t
 
 DEFAULT_STRATEGIES = ("scratch", "frozen", "partial", "full", "prototype", "knn")
 DEFAULT_SIZES = (5, 10, 25, 50, 100, "all")
+DEFAULT_TIME_BUDGET = 45.0  # seconds of training per trained run: ~3,000 images at 64 px on 2 CPU cores
 SPLIT_SEED = 0
 
 
@@ -62,7 +63,7 @@ def trained_image_size(native: int, backbone_size: int) -> int:
 def compare(data: str | Path, *, backbone: str | None = None, strategies: str | Sequence[str] | None = None,
             per_class: str | Sequence[Size] | None = None, seeds: int = 3, test: str | Path | None = None,
             test_fraction: float = 0.3, image_size: int | None = None, epochs: int | None = None,
-            out: str | Path = "headstart-compare", resume: bool = False, progress: bool = True,
+            time_budget: float | None = DEFAULT_TIME_BUDGET, out: str | Path = "headstart-compare", resume: bool = False, progress: bool = True,
             task: str = "auto", text_column: str = "text", label_column: str = "label") -> CompareResult:
     """Train every strategy on nested stratified subsets of ``data`` and score each on one test set.
 
@@ -80,6 +81,8 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
         image_size: input side for every strategy; default: the backbone's for ``frozen``/``prototype``/
             ``knn`` (embedded once) and :func:`trained_image_size` for ``partial``/``full``/``scratch``.
         epochs: for trained strategies (default: chosen from the subset's size; early stopping).
+        time_budget: seconds of training per run of a trained strategy (``partial``, ``full``, ``scratch``;
+            the best epoch so far is kept); ``None`` for no limit. Bounds the grid's time on a CPU.
         out: folder for ``results.json``/``results.csv`` (written after every run), plots and ``report.html``.
         resume: continue the results in ``out``, running only what is missing (refused if the data changed).
         progress: show a progress bar over the whole grid.
@@ -107,7 +110,7 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
     settings = {"backbone": backbone, "test": str(test) if test is not None else None,
                 "test_fraction": None if test is not None else test_fraction, "split_seed": SPLIT_SEED,
                 "classes": pool.classes, "embedding_image_size": image_size, "trained_image_size": trained_size,
-                "epochs": epochs}
+                "epochs": epochs, "time_budget": time_budget}
     meta = {"settings": settings, "fingerprint": fingerprint(images, *([test_set] if test is not None else [])),
             "grid": {"strategies": strategies, "per_class": sizes, "seeds": seeds},
             "data": {"source": str(data), "native_size": native, "pool": pool.class_counts(),
@@ -127,7 +130,8 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
             advance(0, f"{strategy}, {size_label(size)} per class, seed {seed}")
             subset = pool.subset(nested_subset(pool, size, seed))
             run = _run(strategy, subset, test_set, backbone=backbone, seed=seed, epochs=epochs, caches=caches,
-                       image_size=image_size if strategy in EMBEDDING_STRATEGIES else trained_size)
+                       image_size=image_size if strategy in EMBEDDING_STRATEGIES else trained_size,
+                       time_budget=time_budget)
             store.add({"strategy": strategy, "per_class": size, "seed": seed, **run})
             advance(1, f"{strategy}, {size_label(size)} per class, seed {seed}: {run['accuracy']:.1%}")
     report = write_report(store.runs, store.meta, store.out)
@@ -145,14 +149,14 @@ def _load(data: str | Path, test: str | Path | None, test_fraction: float) -> tu
 
 
 def _run(strategy: str, subset: ImageSet, test: ImageSet, *, backbone: str, seed: int, epochs: int | None,
-         image_size: int | None, caches: Path) -> dict[str, Any]:
+         image_size: int | None, caches: Path, time_budget: float | None) -> dict[str, Any]:
     """Fit one classifier on ``subset`` and score it on ``test``.
 
     ``fit`` gets a cache emptied of embeddings (its exported inference graph kept), so its time counts every
     embedding of the subset; the test set's embeddings, the same for every run, come from a second cache."""
     EmbeddingCache(caches / "fit").clear(keep_graphs=True)
-    clf = ImageClassifier(backbone, strategy, epochs=epochs, image_size=image_size, seed=seed,
-                          cache=caches / "fit", progress=False)
+    clf = ImageClassifier(backbone, strategy, epochs=epochs, time_budget=time_budget, image_size=image_size,
+                          seed=seed, cache=caches / "fit", progress=False)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     with PeakMemory() as memory:
         started = time.perf_counter()

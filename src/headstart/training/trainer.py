@@ -7,6 +7,7 @@ import tempfile
 import time
 import warnings
 from dataclasses import dataclass
+from datetime import timedelta
 
 import lightning as L
 import torch
@@ -44,8 +45,11 @@ def precision_for(accelerator: str) -> str:
 def fit_network(net: TransferNet, strategy: Strategy, train: ImageSet, val: ImageSet, *, epochs: int | None = None,
                 lr: float = 1e-3, batch_size: int = 32, use_class_weights: bool = False, seed: int = 0,
                 accelerator: str = "auto", patience: int = 5, background: str = "white",
-                progress: bool = True) -> TrainingResult:
-    """Train ``net`` under ``strategy``; the best validation-accuracy weights are restored into it."""
+                time_budget: float | None = None, progress: bool = True) -> TrainingResult:
+    """Train ``net`` under ``strategy``; the best validation-accuracy weights are restored into it.
+
+    ``time_budget`` (seconds) stops training once spent (Lightning's ``max_time``), keeping the best epoch so far.
+    """
     L.seed_everything(seed, workers=True, verbose=False)
     groups = apply_strategy(net, strategy, lr)
     preprocessing = net.backbone.preprocessing
@@ -68,6 +72,7 @@ def fit_network(net: TransferNet, strategy: Strategy, train: ImageSet, val: Imag
                                save_weights_only=True)
         stop = EarlyStopping(monitor="val_loss", mode="min", patience=patience)
         trainer = L.Trainer(max_epochs=max_epochs, accelerator=accelerator, devices=1,
+                            max_time=timedelta(seconds=time_budget) if time_budget else None,
                             precision=precision_for(accelerator), callbacks=[best, stop], logger=False,
                             enable_checkpointing=True, enable_progress_bar=progress, enable_model_summary=False,
                             num_sanity_val_steps=0, deterministic=False)
