@@ -4,8 +4,9 @@ The objective is scikit-learn's ``LogisticRegression(C)`` one, weighted cross-en
 samples plus ``||W||² / 2C`` (intercept not penalised), divided by the total sample weight. It is
 computed here in float32 on one BLAS thread: scikit-learn upcasts float32 embeddings to float64 on
 every iteration, and on 2 cores two BLAS threads contend with L-BFGS's own work. On 10,000 × 1,280
-Fashion-MNIST embeddings this fits C=1 in 4.6 s against scikit-learn's 12.6 s, same accuracy
-(``benchmarks/frozen_throughput.py``).
+Fashion-MNIST embeddings on this project's 2-core machine, one fit at C=1 took 4.6 s against
+``LogisticRegression``'s 12.6 s, with the same test accuracy (88.2 %); the whole head with its choice
+of C takes 6 s in ``benchmarks/frozen_throughput.py``.
 """
 
 from __future__ import annotations
