@@ -5,7 +5,7 @@ a fixed test set of 200 per class), runs the compare grid, then frozen Efficient
 scikit-learn ``LogisticRegression()`` (default settings) on the very same nested subsets, and writes
 benchmarks/results/compare_fashion_mnist.{md,json,png}.
 
-    python benchmarks/compare_fashion_mnist.py                       # the full grid (hours on 2 CPU cores)
+    python benchmarks/compare_fashion_mnist.py                       # the full grid (under an hour on 2 CPU cores)
     python benchmarks/compare_fashion_mnist.py --sizes 5,10,25,100 --seeds 1 \
         --strategies frozen,prototype,knn,scratch,partial --resume  # a reduced grid
 """
@@ -70,7 +70,7 @@ def plain_recipe(train_dir: Path, test_dir: Path, sizes: list[int], seeds: int) 
     return rows
 
 
-def markdown(rows: list[dict], command: str, meta: dict) -> str:
+def markdown(rows: list[dict], command: str, meta: dict, seconds: float) -> str:
     table = aggregate(rows)
     sizes = sorted({r["per_class"] for r in table}, key=lambda s: float("inf") if s == "all" else s)
     cells = {(r["strategy"], r["per_class"]): r for r in table}
@@ -96,8 +96,10 @@ def markdown(rows: list[dict], command: str, meta: dict) -> str:
             f"of {n_test} test-split images ({n_test // len(CLASSES)} per class). Trained strategies at "
             f"{meta['settings']['trained_image_size']} px, embedding strategies at the backbone's 224 px.\n\n"
             f"Machine: {machine['device']}, {machine['cpu_count']} CPUs, torch {machine['torch']}"
-            + (f"; 1-min load average {min(loads):.1f}–{max(loads):.1f} during the runs (the machine was shared: "
-               f"timings were taken under load)" if loads else "") + ".\n\n"
+            + (f"; 1-min load average {min(loads):.1f}–{max(loads):.1f} during the runs (about 2 means this "
+               f"benchmark alone kept both cores busy; well above, other work shared them)" if loads else "")
+            + f". The whole invocation (grid, plain recipe, report) took {seconds / 60:.1f} min; budget per trained "
+            f"run: {meta['settings'].get('time_budget') or 'none'} s of training.\n\n"
             "## Summary (generated from the numbers below)\n\n"
             + "".join(f"- {line}\n" for line in summarize_runs(rows))
             + f"\n## Test accuracy (mean ± std over seeds)\n\n{head}{accuracy}\n"
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     args.results.mkdir(parents=True, exist_ok=True)
     stem = args.results / "compare_fashion_mnist"
     plot_learning_curves(rows, stem.with_suffix(".png"), "Fashion-MNIST, EfficientNet-Lite0: test accuracy")
-    (stem.with_suffix(".md")).write_text(markdown(rows, command.strip(), meta))
+    (stem.with_suffix(".md")).write_text(markdown(rows, command.strip(), meta, seconds))
     document = {"command": command.strip(), "invocation_seconds": round(seconds, 1), "settings": meta["settings"],
                 "data": meta["data"], "machine": meta["machine"], "summary": result.summary, "table": aggregate(rows),
                 "runs": [{k: v for k, v in r.items() if k != "confusion_matrix"} for r in rows]}

@@ -120,6 +120,13 @@ def test_report_holds_plots_and_a_summary_from_the_numbers(grid):
     assert line.split("`scratch`")[0].replace("`", "") in page.replace("<code>", "").replace("</code>", "")
 
 
+def test_report_links_the_backbones_inspect_pictures(grid):
+    page = (grid.out / "report.html").read_text()
+    for name in ("filters.png", "feature_maps.png", "stage_probes.png"):
+        assert (grid.out / "inspect" / name).stat().st_size > 1000
+        assert f"href='inspect/{name}'" in page
+
+
 def _chromium() -> str | None:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None and shutil.which("apt-get") and os.geteuid() == 0:

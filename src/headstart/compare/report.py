@@ -106,8 +106,22 @@ def write_report(runs: list[dict[str, Any]], meta: dict[str, Any], out: Path) ->
     body = (f"<h2>Summary</h2><ul>{summary}</ul>{figures}"
             f"<h2>Test accuracy (mean ± std over seeds)</h2>{_matrix(runs, 'accuracy')}"
             f"<h2>Training wall time per run (mean, seconds)</h2>{_matrix(runs, 'seconds')}"
-            f"<h2>Setup</h2>{_setup(runs, meta)}<h2>Every run</h2>{_all_runs(runs)}")
+            f"{_inspect_pictures(out)}<h2>Setup</h2>{_setup(runs, meta)}<h2>Every run</h2>{_all_runs(runs)}")
     return _write(out / "report.html", body, meta)
+
+
+INSPECT_PICTURES = {"filters.png": "First-layer filters", "feature_maps.png": "Feature maps, early to late",
+                    "stage_probes.png": "Probe accuracy and BatchNorm shift per stage",
+                    "weight_movement.png": "How far fine-tuning moved each stage", "grad_cam.png": "Grad-CAM"}
+
+
+def _inspect_pictures(out: Path) -> str:
+    """Links to the pictures ``headstart inspect ... --out OUT/inspect`` wrote, when there are any."""
+    found = [(name, title) for name, title in INSPECT_PICTURES.items() if (out / "inspect" / name).exists()]
+    if not found:
+        return ""
+    links = "".join(f"<li><a href='inspect/{name}'>{html.escape(title)}</a></li>" for name, title in found)
+    return f"<h2>What the layers learned (<code>headstart inspect</code>)</h2><ul>{links}</ul>"
 
 
 def _write(path: Path, body: str, meta: dict[str, Any]) -> Path:

@@ -6,14 +6,17 @@ import csv
 import hashlib
 import io
 import json
+import os
+import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from ..atomic import write_text_atomically
 from ..data.dataset import ImageSet
 from ..errors import ConfigError, DataError
+from ..progress import progress_bar
 
-__all__ = ["CSV_FIELDS", "ResultStore", "fingerprint", "run_key"]
+__all__ = ["CSV_FIELDS", "ResultStore", "fingerprint", "run_key", "run_record"]
 
 FORMAT = "headstart-compare"
 VERSION = 1
@@ -33,6 +36,24 @@ def fingerprint(*image_sets: ImageSet) -> dict[str, Any]:
             digest.update(f"{path}\0{images.classes[label]}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
             files += 1
     return {"files": files, "sha256": digest.hexdigest()}
+
+
+def run_record(report: dict[str, Any], *, seconds: float, train_seconds: float, per_second: float,
+               epochs_run: int | None, trainable_parameters: int, memory: Any, counts: dict[str, int],
+               subset_key: str, **extra: Any) -> dict[str, Any]:
+    """One run's row: test scores from ``report``, times, speed, memory (a finished ``PeakMemory``), the
+    example ``counts`` (train/fit_train/val/test), a digest of ``subset_key`` and the load average now."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {
+        "accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "seconds": round(seconds, 3),
+        "train_seconds": round(train_seconds, 3), "images_per_second": float(f"{per_second:.3g}"),
+        "epochs_run": epochs_run, "trainable_parameters": trainable_parameters,
+        "peak_rss_mb": memory.rss_mb, "peak_gpu_mb": memory.gpu_mb, **counts, **extra,
+        "load_average": None if load is None else round(load, 2),
+        "subset_sha": hashlib.sha256(subset_key.encode()).hexdigest()[:16],
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "confusion_matrix": report["confusion_matrix"],
+    }
 
 
 def run_key(run: dict[str, Any]) -> tuple[str, str, int]:
@@ -88,6 +109,26 @@ class ResultStore:
 
     def done(self) -> set[tuple[str, str, int]]:
         return {run_key(run) for run in self.runs}
+
+    def missing(self, sizes: Sequence[Any], seeds: int, strategies: Sequence[str]) -> tuple[list[tuple], int]:
+        """The (size, seed, strategy) runs of the grid not recorded yet, and how many of the grid's are."""
+        grid = [(size, seed, strategy) for size in sizes for seed in range(seeds) for strategy in strategies]
+        done = self.done()
+        todo = [(size, seed, strategy) for size, seed, strategy in grid if (strategy, str(size), seed) not in done]
+        return todo, len(grid) - len(todo)
+
+    def run_missing(self, todo: Sequence[tuple], run_one: Callable[[str, Any, int], dict[str, Any]], *,
+                    progress: bool) -> None:
+        """Run each missing (size, seed, strategy) with ``run_one(strategy, size, seed)``, recording each result
+        as it comes, under one progress bar over them all."""
+        self.save()
+        with progress_bar(len(todo), "compare", enabled=progress, transient=False) as advance:
+            for size, seed, strategy in todo:
+                label = f"{strategy}, {size} per class, seed {seed}"
+                advance(0, label)
+                run = run_one(strategy, size, seed)
+                self.add({"strategy": strategy, "per_class": size, "seed": seed, **run})
+                advance(1, f"{label}: {run['accuracy']:.1%}")
 
     def add(self, run: dict[str, Any]) -> None:
         """Record one finished run and rewrite both files."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +14,13 @@ from ..data.dataset import ImageSet, check_images, find_images
 from ..data.text import is_text_data
 from ..errors import ConfigError
 from ..features import EmbeddingCache, extract_embeddings
-from ..progress import progress_bar
 from ..runtime import describe_machine
 from ..strategies import EMBEDDING_STRATEGIES
 from .grid import Size, check_sizes, check_test_classes, native_size, nested_subset, parse_sizes, \
-    parse_strategies, size_label, split_test
+    parse_strategies, split_test
 from .memory import PeakMemory
 from .report import write_report
-from .results import ResultStore, fingerprint
+from .results import ResultStore, fingerprint, run_record
 from .summary import aggregate, summarize_runs
 from .text import DEFAULT_TEXT_SIZES, DEFAULT_TEXT_STRATEGIES, compare_text
 
@@ -117,23 +114,19 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
                      "test": test_set.class_counts(), "skipped": len(images.skipped) + len(test_set.skipped)},
             "machine": describe_machine()}
     store = ResultStore.open(out, meta, resume=resume)
-    done = store.done()
-    todo = [(size, seed, strategy) for size in sizes for seed in range(seeds) for strategy in strategies
-            if (strategy, size_label(size), seed) not in done]
-    reused = len(done & {(st, size_label(si), se) for si in sizes for se in range(seeds) for st in strategies})
-    store.save()
+    todo, reused = store.missing(sizes, seeds, strategies)
     caches = store.out / "embedding-cache"
     if any(strategy in EMBEDDING_STRATEGIES for _, _, strategy in todo):
         _export_graph(backbone, image_size, pool, caches / "fit")
-    with progress_bar(len(todo), "compare", enabled=progress, transient=False) as advance:
-        for size, seed, strategy in todo:
-            advance(0, f"{strategy}, {size_label(size)} per class, seed {seed}")
-            subset = pool.subset(nested_subset(pool, size, seed))
-            run = _run(strategy, subset, test_set, backbone=backbone, seed=seed, epochs=epochs, caches=caches,
-                       image_size=image_size if strategy in EMBEDDING_STRATEGIES else trained_size,
-                       time_budget=time_budget)
-            store.add({"strategy": strategy, "per_class": size, "seed": seed, **run})
-            advance(1, f"{strategy}, {size_label(size)} per class, seed {seed}: {run['accuracy']:.1%}")
+
+    def run_one(strategy: str, size: Size, seed: int) -> dict[str, Any]:
+        subset = pool.subset(nested_subset(pool, size, seed))
+        return _run(strategy, subset, test_set, backbone=backbone, seed=seed, epochs=epochs, caches=caches,
+                    image_size=image_size if strategy in EMBEDDING_STRATEGIES else trained_size,
+                    time_budget=time_budget)
+
+    store.run_missing(todo, run_one, progress=progress)
+    _inspect_backbone(backbone, data, pool, store.out / "inspect")
     report = write_report(store.runs, store.meta, store.out)
     return CompareResult(store.out, store.runs, len(todo), reused, report, summarize_runs(store.runs))
 
@@ -157,7 +150,6 @@ def _run(strategy: str, subset: ImageSet, test: ImageSet, *, backbone: str, seed
     EmbeddingCache(caches / "fit").clear(keep_graphs=True)
     clf = ImageClassifier(backbone, strategy, epochs=epochs, time_budget=time_budget, image_size=image_size,
                           seed=seed, cache=caches / "fit", progress=False)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     with PeakMemory() as memory:
         started = time.perf_counter()
         clf.fit(subset, val=_validation(strategy, subset))
@@ -168,19 +160,12 @@ def _run(strategy: str, subset: ImageSet, test: ImageSet, *, backbone: str, seed
     epochs_run = training.get("epochs_run")
     presented = training["train_images"] * (epochs_run or 1)
     speed = training.get("images_per_second") or presented / max(training["seconds"], 1e-9)
-    return {
-        "accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "seconds": round(seconds, 3),
-        "train_seconds": round(training["seconds"], 3),
-        "images_per_second": float(f"{speed:.3g}"),
-        "epochs_run": epochs_run, "trainable_parameters": training["trainable_parameters"],
-        "peak_rss_mb": memory.rss_mb, "peak_gpu_mb": memory.gpu_mb, "train_images": len(subset),
-        "fit_train_images": training["train_images"], "val_images": training["val_images"],
-        "test_images": report["n"], "image_size": clf.net_.backbone.preprocessing.image_size,
-        "load_average": None if load is None else round(load, 2),
-        "subset_sha": hashlib.sha256("\n".join(sorted(map(str, subset.paths))).encode()).hexdigest()[:16],
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "confusion_matrix": report["confusion_matrix"],
-    }
+    counts = {"train_images": len(subset), "fit_train_images": training["train_images"],
+              "val_images": training["val_images"], "test_images": report["n"]}
+    return run_record(report, seconds=seconds, train_seconds=training["seconds"], per_second=speed,
+                      epochs_run=epochs_run, trainable_parameters=training["trainable_parameters"], memory=memory,
+                      counts=counts, subset_key="\n".join(sorted(map(str, subset.paths))),
+                      image_size=clf.net_.backbone.preprocessing.image_size)
 
 
 def _validation(strategy: str, subset: ImageSet) -> ImageSet | None:
@@ -193,6 +178,15 @@ def _validation(strategy: str, subset: ImageSet) -> ImageSet | None:
             first.setdefault(label, index)
         return subset.subset(sorted(first.values()))
     return None if min(subset.class_counts().values()) >= 2 else subset
+
+
+def _inspect_backbone(backbone: str, data: str | Path, pool: ImageSet, out: Path) -> None:
+    """``headstart inspect`` pictures of the pretrained backbone on this data, linked from the report: its
+    first-layer filters, feature maps of one training image, and per-stage probe accuracy and BatchNorm shift."""
+    from ..analysis.inspect import inspect
+
+    if not (out / "stage_probes.png").exists():
+        inspect(backbone, out=out, image=pool.paths[0], data=data)
 
 
 def _export_graph(backbone: str, image_size: int | None, pool: ImageSet, cache: Path) -> None:

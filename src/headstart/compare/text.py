@@ -13,12 +13,11 @@ import numpy as np
 from ..data.text import TextDataset, load_text_dataset
 from ..errors import ConfigError
 from ..features import EmbeddingCache
-from ..progress import progress_bar
 from ..runtime import describe_machine
-from .grid import Size, check_sizes, check_test_classes, nested_subset, parse_sizes, size_label, split_test
+from .grid import Size, check_sizes, check_test_classes, nested_subset, parse_sizes, split_test
 from .memory import PeakMemory
 from .report import write_report
-from .results import ResultStore
+from .results import ResultStore, run_record
 from .summary import summarize_runs
 
 __all__ = ["DEFAULT_TEXT_SIZES", "DEFAULT_TEXT_STRATEGIES", "compare_text"]
@@ -100,19 +99,14 @@ def compare_text(data: str | Path, *, backbone: str = "minilm",
                      "loading": everything.report.summary()},
             "machine": describe_machine()}
     store = ResultStore.open(out, meta, resume=resume)
-    done = store.done()
-    todo = [(size, seed, strategy) for size in sizes for seed in range(seeds) for strategy in strategies
-            if (strategy, size_label(size), seed) not in done]
-    reused = len(done & {(st, size_label(si), se) for si in sizes for se in range(seeds) for st in strategies})
-    store.save()
+    todo, reused = store.missing(sizes, seeds, strategies)
     caches = store.out / "embedding-cache"
-    with progress_bar(len(todo), "compare", enabled=progress, transient=False) as advance:
-        for size, seed, strategy in todo:
-            advance(0, f"{strategy}, {size_label(size)} per class, seed {seed}")
-            subset = pool.subset(nested_subset(pool, size, seed))
-            run = _run(strategy, subset, test_set, backbone=backbone, seed=seed, epochs=epochs, caches=caches)
-            store.add({"strategy": strategy, "per_class": size, "seed": seed, **run})
-            advance(1, f"{strategy}, {size_label(size)} per class, seed {seed}: {run['accuracy']:.1%}")
+
+    def run_one(strategy: str, size: Size, seed: int) -> dict[str, Any]:
+        subset = pool.subset(nested_subset(pool, size, seed))
+        return _run(strategy, subset, test_set, backbone=backbone, seed=seed, epochs=epochs, caches=caches)
+
+    store.run_missing(todo, run_one, progress=progress)
     report = write_report(store.runs, store.meta, store.out)
     return store, len(todo), reused, report, summarize_runs(store.runs, unit="texts")
 
@@ -135,18 +129,13 @@ def _run(strategy: str, subset: LabelledTexts, test: LabelledTexts, *, backbone:
     report = clf.evaluate(test.dataset)
     training = clf.training_
     epochs_run = training.get("epochs")
-    return {
-        "accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "seconds": round(seconds, 3),
-        "train_seconds": round(training["seconds"], 3),
-        "images_per_second": float(f"{len(subset) * (epochs_run or 1) / max(training['seconds'], 1e-9):.3g}"),
-        "epochs_run": epochs_run, "trainable_parameters": training["trainable_parameters"],
-        "peak_rss_mb": memory.rss_mb, "peak_gpu_mb": memory.gpu_mb, "train_images": len(subset),
-        "fit_train_images": training["train_texts"], "val_images": training["val_texts"],
-        "test_images": len(test), "image_size": None, "truncated_texts": training.get("truncated_texts", 0),
-        "subset_sha": hashlib.sha256("\n".join(subset.dataset.texts).encode()).hexdigest()[:16],
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "confusion_matrix": report["confusion_matrix"],
-    }
+    counts = {"train_images": len(subset), "fit_train_images": training["train_texts"],
+              "val_images": training["val_texts"], "test_images": len(test)}
+    return run_record(report, seconds=seconds, train_seconds=training["seconds"],
+                      per_second=len(subset) * (epochs_run or 1) / max(training["seconds"], 1e-9),
+                      epochs_run=epochs_run, trainable_parameters=training["trainable_parameters"], memory=memory,
+                      counts=counts, subset_key="\n".join(subset.dataset.texts), image_size=None,
+                      truncated_texts=training.get("truncated_texts", 0))
 
 
 def _one_per_class(subset: LabelledTexts) -> LabelledTexts:
