@@ -118,3 +118,17 @@ def test_inspect_a_fine_tuned_model_shows_weight_movement_and_grad_cam(fashion_s
     moved = written["stage_movement"]
     assert all(m == 0 for m in moved[:5]) and all(m > 0 for m in moved[5:])  # frozen stages did not move
     assert written["predicted"] in clf.classes_
+
+
+def test_auto_scores_the_frozen_head_beside_advised_fine_tuning_and_keeps_the_better(tmp_path):
+    from headstart.data.fashion_mnist import export_fashion_mnist
+
+    root = export_fashion_mnist(tmp_path / "fashion", 40, split="train", seed=3)  # far from ImageNet, 40/class
+    clf = headstart.ImageClassifier(strategy="auto", image_size=64, epochs=2, time_budget=10, progress=False,
+                                    accelerator="cpu").fit(root)
+    assert clf.advice_["strategy"] in ("partial", "full")  # the rule fine-tunes far data of this size
+    checked = clf.advice_["checked"]
+    frozen_won = checked["frozen_val_accuracy"] > checked["advised_val_accuracy"]
+    assert clf.strategy_.name == ("frozen" if frozen_won else clf.advice_["strategy"])
+    assert clf.val_accuracy_ == max(checked.values())
+    assert frozen_won == any(reason.startswith("kept `frozen`") for reason in clf.advice_["reasons"])

@@ -112,22 +112,10 @@ class ImageClassifier:
         if name == "auto":
             advice = advise(train, backbone=self.backbone, in_chans=self.in_chans, seed=self.seed)
             name, freeze, self.advice_ = advice.strategy, advice.freeze, advice.to_dict()
-        backbone = load_backbone(self.backbone, pretrained=name != "scratch", in_chans=self.in_chans,
-                                 image_size=self.image_size, weights=self.weights)
-        strategy = resolve_strategy(name, len(backbone.stages), freeze)
         started = time.perf_counter()
-        if strategy.on_embeddings:
-            net, details = self._fit_on_embeddings(backbone, strategy, train, val_set)
-        else:
-            from .training import default_epochs, fit_network  # Lightning loads in seconds: only when training
-
-            net = TransferNet(backbone, build_head("linear", backbone.num_features, len(images.classes)))
-            result = fit_network(net, strategy, train, val_set, epochs=self.epochs or default_epochs(len(train)),
-                                 lr=self.lr, batch_size=self.batch_size, use_class_weights=self.use_class_weights,
-                                 seed=self.seed, accelerator=self.accelerator, background=self.background,
-                                 time_budget=self.time_budget, progress=self.progress)
-            details = {"kind": "linear", "epochs_run": result.epochs_run, "val_accuracy": result.best_val_acc,
-                       "images_per_second": result.images_per_second}
+        net, strategy, details = self._fit_strategy(name, freeze, train, val_set)
+        if self.advice_ is not None and not strategy.on_embeddings:
+            net, strategy, details = self._check_advice(net, strategy, details, train, val_set)
         self.net_ = net.eval()
         self.classes_ = list(images.classes)
         self.strategy_ = strategy
@@ -139,6 +127,39 @@ class ImageClassifier:
         self.training_ = {**details, "train_images": len(train), "val_images": len(val_set),
                           "seconds": self.fit_seconds_, "trainable_parameters": net.trainable_parameter_count()}
         return self
+
+    def _fit_strategy(self, name: str, freeze: float | int | str | None, train: ImageSet,
+                      val_set: ImageSet) -> tuple[TransferNet, Strategy, dict[str, Any]]:
+        backbone = load_backbone(self.backbone, pretrained=name != "scratch", in_chans=self.in_chans,
+                                 image_size=self.image_size, weights=self.weights)
+        strategy = resolve_strategy(name, len(backbone.stages), freeze)
+        if strategy.on_embeddings:
+            net, details = self._fit_on_embeddings(backbone, strategy, train, val_set)
+            return net, strategy, details
+        from .training import default_epochs, fit_network  # Lightning loads in seconds: only when training
+
+        net = TransferNet(backbone, build_head("linear", backbone.num_features, len(train.classes)))
+        result = fit_network(net, strategy, train, val_set, epochs=self.epochs or default_epochs(len(train)),
+                             lr=self.lr, batch_size=self.batch_size, use_class_weights=self.use_class_weights,
+                             seed=self.seed, accelerator=self.accelerator, background=self.background,
+                             time_budget=self.time_budget, progress=self.progress)
+        return net, strategy, {"kind": "linear", "epochs_run": result.epochs_run, "val_accuracy": result.best_val_acc,
+                               "images_per_second": result.images_per_second}
+
+    def _check_advice(self, net: TransferNet, strategy: Strategy, details: dict[str, Any], train: ImageSet,
+                      val_set: ImageSet) -> tuple[TransferNet, Strategy, dict[str, Any]]:
+        """``auto`` advised fine-tuning: also fit the frozen head (seconds) and keep whichever scores higher on
+        the validation split. The advice is a rule over data size and distance; it does not know how many
+        epochs, what resolution or how much time fine-tuning gets here."""
+        frozen_net, frozen, frozen_details = self._fit_strategy("frozen", None, train, val_set)
+        advised, baseline = details["val_accuracy"], frozen_details["val_accuracy"]
+        self.advice_["checked"] = {"advised_val_accuracy": advised, "frozen_val_accuracy": baseline}
+        if baseline <= advised:
+            return net, strategy, details
+        self.advice_["reasons"] = [*self.advice_["reasons"],
+                                   f"kept `frozen` instead: on the validation split the frozen head scored "
+                                   f"{baseline:.0%}, the advised `{strategy.name}` {advised:.0%}."]
+        return frozen_net, frozen, frozen_details
 
     def _checked(self, data: Data, classes: Sequence[str] | None = None) -> ImageSet:
         images = data if isinstance(data, ImageSet) else find_images(data, classes=classes)
