@@ -160,7 +160,8 @@ def main() -> None:
     # A second CLI train on already-cached images.
     cli_pool = pool.subset(np.sort(order[:n_cli]))
     csv = WORK / "cli.csv"
-    csv.write_text("path,label\n" + "".join(f"{p},{pool.classes[l]}\n" for p, l in zip(cli_pool.paths, cli_pool.labels)))
+    rows_csv = "".join(f"{p},{pool.classes[l]}\n" for p, l in zip(cli_pool.paths, cli_pool.labels))
+    csv.write_text("path,label\n" + rows_csv)
     env = {**os.environ, "HEADSTART_CACHE": str(WORK / "cache")}
     command = [sys.executable, "-m", "headstart.cli", "--json", "train", str(csv), "--out", str(WORK / "cli-model")]
     subprocess.run(command, env=env, check=True, capture_output=True)  # first run fills the validation entries

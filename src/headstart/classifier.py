@@ -23,7 +23,8 @@ from .data.dataset import ImageDataset, ImageSet, check_images, class_weights, f
 from .data.images import is_image_file
 from .errors import ConfigError, DataError
 from .evaluation import summarize
-from .features import EmbeddingCache, extract_embeddings
+from .features import extract_embeddings
+from .features.cache import open_cache
 from .heads import build_head, fit_head
 from .model import TransferNet
 from .runtime import loader_workers
@@ -69,7 +70,8 @@ class ImageClassifier:
 
     def __init__(self, backbone: str = "efficientnet_lite0", strategy: str = "frozen", *,
                  freeze: float | int | str | None = None, head: str = "logreg", epochs: int | None = None,
-                 time_budget: float | None = None, lr: float = 1e-3, batch_size: int = 32, image_size: int | None = None, in_chans: int = 3,
+                 time_budget: float | None = None, lr: float = 1e-3, batch_size: int = 32,
+                 image_size: int | None = None, in_chans: int = 3,
                  weights: str | Path | None = None, val_fraction: float = 0.2, use_class_weights: bool = False,
                  strict: bool = False, background: str = "white", accelerator: str = "auto",
                  engine: str = "auto", precision: str = "fp32", tta: bool = False, cache: bool | str | Path = True,
@@ -163,18 +165,16 @@ class ImageClassifier:
 
     def _checked(self, data: Data, classes: Sequence[str] | None = None) -> ImageSet:
         images = data if isinstance(data, ImageSet) else find_images(data, classes=classes)
-        cache = self._embedding_cache()
+        cache = open_cache(self.cache)
         known = cache.embedded_before(images.paths) if cache is not None else None
         return check_images(images, in_chans=self.in_chans, strict=self.strict, known_readable=known)
 
-    def _embedding_cache(self) -> EmbeddingCache | None:
-        return None if self.cache is False else EmbeddingCache(None if self.cache is True else self.cache)
 
     def embed(self, backbone: Backbone, images: ImageSet) -> np.ndarray:
         """Embeddings of ``images`` with this classifier's engine, precision, TTA and cache."""
         return extract_embeddings(backbone, images, batch_size=max(self.batch_size, 64), engine=self.engine,
-                                  precision=self.precision, tta=self.tta, cache=self._embedding_cache(), background=self.background,
-                                  progress=self.progress)
+                                  precision=self.precision, tta=self.tta, cache=open_cache(self.cache),
+                                  background=self.background, progress=self.progress)
 
     def _fit_on_embeddings(self, backbone: Backbone, strategy: Strategy, train: ImageSet,
                            val: ImageSet) -> tuple[TransferNet, dict[str, Any]]:

@@ -13,7 +13,7 @@ from ..errors import ConfigError, DataError
 from ..strategies import STRATEGIES
 
 __all__ = ["Size", "check_sizes", "native_size", "nested_subset", "parse_sizes", "parse_strategies",
-           "size_label", "split_test", "check_test_classes"]
+           "split_test", "check_test_classes"]
 
 Size = int | str  # images per class, or "all"
 
@@ -46,10 +46,6 @@ def parse_sizes(per_class: str | Sequence[int | str]) -> list[Size]:
     if not sizes and not want_all:
         raise ConfigError("no training sizes given.", fix="Pass e.g. --per-class 5,10,25,all.")
     return [*sorted(sizes), *(["all"] if want_all else [])]
-
-
-def size_label(size: Size) -> str:
-    return "all" if size == "all" else str(size)
 
 
 def split_test(images: ImageSet, test_fraction: float, seed: int = 0) -> tuple[ImageSet, ImageSet]:

@@ -60,7 +60,8 @@ def trained_image_size(native: int, backbone_size: int) -> int:
 def compare(data: str | Path, *, backbone: str | None = None, strategies: str | Sequence[str] | None = None,
             per_class: str | Sequence[Size] | None = None, seeds: int = 3, test: str | Path | None = None,
             test_fraction: float = 0.3, image_size: int | None = None, epochs: int | None = None,
-            time_budget: float | None = DEFAULT_TIME_BUDGET, out: str | Path = "headstart-compare", resume: bool = False, progress: bool = True,
+            time_budget: float | None = DEFAULT_TIME_BUDGET, out: str | Path = "headstart-compare",
+            resume: bool = False, progress: bool = True,
             task: str = "auto", text_column: str = "text", label_column: str = "label") -> CompareResult:
     """Train every strategy on nested stratified subsets of ``data`` and score each on one test set.
 

@@ -44,6 +44,13 @@ def file_digests(paths: Sequence[str | Path], workers: int = 4) -> list[str]:
         return list(pool.map(file_digest, paths))
 
 
+def open_cache(setting: bool | str | Path) -> "EmbeddingCache | None":
+    """The cache a ``cache=`` setting names: ``True`` the default folder, ``False`` none, else that folder."""
+    if setting is False:
+        return None
+    return EmbeddingCache(None if setting is True else setting)
+
+
 def describe_key(description: dict[str, Any]) -> str:
     """A short stable key for an extractor description."""
     text = json.dumps(description, sort_keys=True, default=str)

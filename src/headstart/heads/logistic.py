@@ -4,10 +4,9 @@ The objective is scikit-learn's ``LogisticRegression(C)`` one, weighted cross-en
 samples plus ``||W||² / 2C`` (intercept not penalised), divided by the total sample weight. It is
 computed here in float32 on one BLAS thread: each of scikit-learn's iterations (float64 parameters
 against float32 data) cost about three times as much on this project's CPU, and on 2 cores two BLAS
-threads contend with L-BFGS's own work. On 10,000 × 1,280
-Fashion-MNIST embeddings, one fit at C=1 took 4.6 s against
-``LogisticRegression``'s 12.6 s, at the same test accuracy (88.2 % vs 88.3 %); the whole head with its choice
-of C takes 6 s in ``benchmarks/frozen_throughput.py``.
+threads contend with L-BFGS's own work. On 10,000 × 1,280 Fashion-MNIST embeddings, one fit at C=1
+took 4.6 s against ``LogisticRegression``'s 12.6 s, at the same test accuracy (88.2 % vs 88.3 %); the
+whole head with its choice of C takes 5-6 s in ``benchmarks/frozen_throughput.py``.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from headstart.bundle import save_bundle
 from headstart.data.text import LoadReport, TextDataset, load_text_dataset
 from headstart.errors import BundleError, ConfigError, DataError
 from headstart.evaluation import summarize
-from headstart.features.cache import EmbeddingCache
+from headstart.features.cache import open_cache
 from headstart.heads import HEAD_KINDS, build_head, fit_head
 from headstart.text.baselines import tfidf_logreg
 from headstart.text.encoders import BUNDLED_ENCODERS, VECTOR_PREFIXES, SentenceTransformerEncoder, TextEncoder, \
@@ -177,8 +177,7 @@ class TextClassifier:
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if isinstance(self.encoder_, SentenceTransformerEncoder):
-            self.encoder_.cache = None if self.cache is False else \
-                EmbeddingCache(None if self.cache is True else self.cache)
+            self.encoder_.cache = open_cache(self.cache)
         return self.encoder_.encode(texts, batch_size=self.batch_size or 64, progress=self.progress)
 
     def _encoder(self) -> TextEncoder:
