@@ -81,6 +81,19 @@ def test_resume_runs_only_what_is_missing(grid, fashion_small, tmp_path):
     assert (again.executed, again.reused) == (0, 6)
 
 
+def test_auto_is_scored_beside_the_strategies_it_chooses_from(grid, fashion_small, tmp_path):
+    out = shutil.copytree(grid.out, tmp_path / "out")
+    train_dir, test_dir = fashion_small
+    more = compare(train_dir, test=test_dir, out=out, resume=True, **{**GRID, "strategies": "auto", "per_class": "4"})
+    assert (more.executed, more.reused) == (1, 0)
+    auto = next(r for r in more.runs if r["strategy"] == "auto")
+    frozen = next(r for r in more.runs if (r["strategy"], r["per_class"]) == ("frozen", 4))
+    assert auto["chosen_strategy"] == "frozen"  # 4 images per class: too few to fine-tune
+    assert auto["subset_sha"] == frozen["subset_sha"] and auto["accuracy"] >= 0.8
+    with open(out / "results.csv", newline="") as handle:
+        assert [row["chosen_strategy"] for row in csv.DictReader(handle) if row["strategy"] == "auto"] == ["frozen"]
+
+
 def test_resume_refuses_changed_data(fashion_small, tmp_path):
     train_dir = shutil.copytree(fashion_small[0], tmp_path / "train")
     options = dict(GRID, strategies="prototype", per_class="2", out=tmp_path / "out")

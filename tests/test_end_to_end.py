@@ -29,12 +29,22 @@ def test_api_round_trip_with_embedding_strategies(fashion_small, tmp_path, strat
     assert loaded.strategy_.name == strategy
 
 
+def test_the_validation_split_scores_the_head_then_the_final_head_learns_from_every_image(fashion_small):
+    train_dir, test_dir = fashion_small
+    clf = headstart.ImageClassifier(strategy="knn", progress=False).fit(train_dir)
+    assert clf.training_["val_images"] > 0 and 0 < clf.val_accuracy_ <= 1
+    assert clf.training_["train_images"] == clf.head_options_["num_references"] == 48  # all 48, val included
+    given = headstart.ImageClassifier(strategy="knn", progress=False).fit(train_dir, val=test_dir)
+    assert given.head_options_["num_references"] == 48 and given.training_["val_images"] == 24
+
+
 def test_api_round_trip_with_partial_fine_tuning_and_grayscale_input(fashion_small, tmp_path):
     train_dir, test_dir = fashion_small
-    clf = headstart.ImageClassifier(strategy="partial", freeze=6, in_chans=1, image_size=64, epochs=2,
+    clf = headstart.ImageClassifier(strategy="partial", freeze=6, in_chans=1, epochs=2,
                                     batch_size=16, progress=False, accelerator="cpu").fit(train_dir, val=test_dir)
     assert clf.training_["epochs_run"] == 2
     assert clf.net_.backbone.in_chans == 1
+    assert clf.net_.backbone.preprocessing.image_size == 64  # 28-px images train at 64 px, not the backbone's 224
     loaded = headstart.load(clf.save(tmp_path))
     assert (tmp_path / "model.pt").exists()
     files = sorted(test_dir.rglob("*.png"))[:4]

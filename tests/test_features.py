@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
+import os
 import shutil
 
 import numpy as np
@@ -11,7 +13,7 @@ from PIL import Image
 
 from headstart.data.dataset import check_images, find_images
 from headstart.features import EmbeddingCache, extract_embeddings
-from headstart.features.cache import describe_key
+from headstart.features.cache import describe_key, file_digest
 from headstart.features.extract import extractor_description
 
 
@@ -47,6 +49,15 @@ def test_a_changed_file_under_the_same_name_is_embedded_again(lite0, images, tmp
     assert _entries(cache) == len(images) + 1
     assert not np.array_equal(before[0], after[0])
     np.testing.assert_array_equal(after[0], after[-1])
+
+
+def test_a_remembered_file_digest_follows_a_rewrite_of_the_same_size_and_mtime(tmp_path):
+    path = tmp_path / "image.png"
+    path.write_bytes(b"a" * 100)
+    first, stat = file_digest(path), os.stat(path)
+    path.write_bytes(b"b" * 100)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same name, size and modification time
+    assert file_digest(path) == hashlib.blake2b(b"b" * 100, digest_size=16).hexdigest() != first
 
 
 def test_onnx_engine_matches_pytorch(lite0, images):

@@ -17,9 +17,10 @@ from torch.utils.data import DataLoader
 from . import __version__
 from .analysis import advise
 from .backbones import Backbone, load_backbone
+from .backbones.registry import resolve_spec
 from .bundle import load_bundle, save_bundle
 from .data.dataset import ImageDataset, ImageSet, check_images, class_weights, find_images, make_transform, \
-    stratified_split
+    native_size, stratified_split, trained_image_size
 from .data.images import is_image_file
 from .errors import ConfigError, DataError
 from .evaluation import summarize
@@ -28,7 +29,7 @@ from .features.cache import open_cache
 from .heads import build_head, fit_head
 from .model import TransferNet
 from .runtime import loader_workers
-from .strategies import Strategy, resolve_strategy
+from .strategies import EMBEDDING_STRATEGIES, Strategy, resolve_strategy
 
 if TYPE_CHECKING:
     from .text.classifier import TextClassifier
@@ -50,7 +51,9 @@ class ImageClassifier:
         time_budget: for trained strategies: stop training after this many seconds, keeping the best epoch.
         lr: the head's peak learning rate; pretrained layers get a tenth of it.
         batch_size: images per step.
-        image_size: input resolution (default: the backbone's).
+        image_size: input resolution (default: the backbone's for ``frozen``/``prototype``/``knn``; for
+            strategies that train the network, twice the images' own side between 64 and the backbone's,
+            so 28-px images train at 64 px rather than 224).
         in_chans: input channels (1 grayscale, 3 RGB, 4 RGBA).
         weights: local weights file for backbones without bundled weights.
         val_fraction: validation share when ``fit`` gets no ``val`` data.
@@ -118,6 +121,13 @@ class ImageClassifier:
         net, strategy, details = self._fit_strategy(name, freeze, train, val_set)
         if self.advice_ is not None and not strategy.on_embeddings:
             net, strategy, details = self._check_advice(net, strategy, details, train, val_set)
+        fitted_on = train
+        if strategy.on_embeddings and val is None:
+            # The held-out split has scored the head; the final head learns from every image (embeddings
+            # are cached, so this costs one more head fit), as LogisticRegressionCV refits on all folds.
+            fitted_on = images
+            net, refit = self._fit_on_embeddings(net.backbone, strategy, images, None, C=details.get("C"))
+            details = {**details, "options": refit["options"]}
         self.net_ = net.eval()
         self.classes_ = list(images.classes)
         self.strategy_ = strategy
@@ -126,14 +136,17 @@ class ImageClassifier:
         self.skipped_ = images.skipped
         self.fit_seconds_ = time.perf_counter() - started
         self.val_accuracy_ = details["val_accuracy"]
-        self.training_ = {**details, "train_images": len(train), "val_images": len(val_set),
+        self.training_ = {**details, "train_images": len(fitted_on), "val_images": len(val_set),
                           "seconds": self.fit_seconds_, "trainable_parameters": net.trainable_parameter_count()}
         return self
 
     def _fit_strategy(self, name: str, freeze: float | int | str | None, train: ImageSet,
                       val_set: ImageSet) -> tuple[TransferNet, Strategy, dict[str, Any]]:
+        image_size = self.image_size
+        if image_size is None and name not in EMBEDDING_STRATEGIES:
+            image_size = trained_image_size(native_size(train), resolve_spec(self.backbone).preprocessing.image_size)
         backbone = load_backbone(self.backbone, pretrained=name != "scratch", in_chans=self.in_chans,
-                                 image_size=self.image_size, weights=self.weights)
+                                 image_size=image_size, weights=self.weights)
         strategy = resolve_strategy(name, len(backbone.stages), freeze)
         if strategy.on_embeddings:
             net, details = self._fit_on_embeddings(backbone, strategy, train, val_set)
@@ -151,12 +164,12 @@ class ImageClassifier:
     def _check_advice(self, net: TransferNet, strategy: Strategy, details: dict[str, Any], train: ImageSet,
                       val_set: ImageSet) -> tuple[TransferNet, Strategy, dict[str, Any]]:
         """``auto`` advised fine-tuning: also fit the frozen head (seconds) and keep whichever scores higher on
-        the validation split. The advice is a rule over data size and distance; it does not know how many
+        the validation split (frozen on a tie). The advice is a rule over data size and distance; it does not know how many
         epochs, what resolution or how much time fine-tuning gets here."""
         frozen_net, frozen, frozen_details = self._fit_strategy("frozen", None, train, val_set)
         advised, baseline = details["val_accuracy"], frozen_details["val_accuracy"]
         self.advice_["checked"] = {"advised_val_accuracy": advised, "frozen_val_accuracy": baseline}
-        if baseline <= advised:
+        if advised > baseline:  # a tie keeps frozen: no evidence that fine-tuning helped, and it is steadier
             return net, strategy, details
         self.advice_["reasons"] = [*self.advice_["reasons"],
                                    f"kept `frozen` instead: on the validation split the frozen head scored "
@@ -176,20 +189,23 @@ class ImageClassifier:
                                   precision=self.precision, tta=self.tta, cache=open_cache(self.cache),
                                   background=self.background, progress=self.progress)
 
-    def _fit_on_embeddings(self, backbone: Backbone, strategy: Strategy, train: ImageSet,
-                           val: ImageSet) -> tuple[TransferNet, dict[str, Any]]:
+    def _fit_on_embeddings(self, backbone: Backbone, strategy: Strategy, train: ImageSet, val: ImageSet | None,
+                           C: float | None = None) -> tuple[TransferNet, dict[str, Any]]:
+        """The head fitted on ``train``'s embeddings and its accuracy on ``val`` (``None``: not scored)."""
         kind = strategy.name if strategy.name in ("prototype", "knn") else self.head
-        features, val_features = self.embed(backbone, train), self.embed(backbone, val)
+        features = self.embed(backbone, train)
         weights = class_weights(train).numpy() if self.use_class_weights else None
         head, info = fit_head(kind, features, np.asarray(train.labels), len(train.classes),
-                              class_weight=weights, seed=self.seed)
+                              class_weight=weights, seed=self.seed, C=C)
         for parameter in backbone.parameters():
             parameter.requires_grad_(False)
-        with torch.inference_mode():
-            val_predictions = head.eval()(torch.from_numpy(val_features)).argmax(1).numpy()
         options = {"num_references": len(features), "k": info["k"]} if kind == "knn" else {}
-        return TransferNet(backbone, head), {"kind": kind, "options": options, **info,
-                                             "val_accuracy": float(np.mean(val_predictions == np.asarray(val.labels)))}
+        details = {"kind": kind, "options": options, **info}
+        if val is not None:
+            with torch.inference_mode():
+                predictions = head.eval()(torch.from_numpy(self.embed(backbone, val))).argmax(1).numpy()
+            details["val_accuracy"] = float(np.mean(predictions == np.asarray(val.labels)))
+        return TransferNet(backbone, head), details
 
     # -------------------------------------------------------------- predicting
     def _check_fitted(self) -> None:

@@ -43,7 +43,9 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, help="peak learning rate (images: 1e-3 for the head, pretrained layers a "
                                              "tenth; text full fine-tuning: 3e-5)")
     p.add_argument("--batch-size", type=int, help="default: 32 for images, 16/64 for texts")
-    p.add_argument("--image-size", type=int, help="input resolution (default: the backbone's)")
+    p.add_argument("--image-size", type=int,
+                   help="input resolution (default: the backbone's for frozen/prototype/knn; for partial/full/"
+                        "scratch twice the images' own, at least 64, at most the backbone's)")
     p.add_argument("--in-chans", type=int, default=3, help="input channels: 1 grayscale, 3 RGB, 4 RGBA")
     p.add_argument("--class-weights", action="store_true", help="weight the loss by inverse class frequency")
     p.add_argument("--strict", action="store_true", help="fail on unreadable images instead of skipping them")

@@ -6,8 +6,8 @@
 
 from .grid import nested_subset, split_test
 from .report import plot_learning_curves, write_report
-from .runner import DEFAULT_SIZES, DEFAULT_STRATEGIES, CompareResult, compare, trained_image_size
+from .runner import DEFAULT_SIZES, DEFAULT_STRATEGIES, CompareResult, compare
 from .summary import aggregate, summarize_runs
 
 __all__ = ["CompareResult", "DEFAULT_SIZES", "DEFAULT_STRATEGIES", "aggregate", "compare", "nested_subset",
-           "plot_learning_curves", "split_test", "summarize_runs", "trained_image_size", "write_report"]
+           "plot_learning_curves", "split_test", "summarize_runs", "write_report"]

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from statistics import median
 from typing import Sequence
 
 import numpy as np
-from PIL import Image
-
 from ..data.dataset import ImageSet
 from ..errors import ConfigError, DataError
 from ..strategies import STRATEGIES
 
-__all__ = ["Size", "check_sizes", "native_size", "nested_subset", "parse_sizes", "parse_strategies",
+__all__ = ["Size", "check_sizes", "nested_subset", "parse_sizes", "parse_strategies",
            "split_test", "check_test_classes"]
 
 Size = int | str  # images per class, or "all"
+# ``auto`` runs `headstart advise` on each subset and fits what it recommends, so compare can score the advice.
+COMPARED_STRATEGIES = (*STRATEGIES, "auto")
 
 
 def parse_strategies(strategies: str | Sequence[str]) -> list[str]:
     """Strategy names from ``"scratch,frozen"`` or a list, checked and de-duplicated."""
     names = [s.strip() for s in (strategies.split(",") if isinstance(strategies, str) else strategies)]
     names = list(dict.fromkeys(n for n in names if n))
-    unknown = [n for n in names if n not in STRATEGIES]
+    unknown = [n for n in names if n not in COMPARED_STRATEGIES]
     if unknown or not names:
         raise ConfigError(f"unknown strategy {unknown[0]!r}." if unknown else "no strategies given.",
-                          fix=f"Pass --strategies as a comma-separated list of {', '.join(STRATEGIES)}.")
+                          fix=f"Pass --strategies as a comma-separated list of {', '.join(COMPARED_STRATEGIES)}.")
     return names
 
 
@@ -101,13 +100,3 @@ def nested_subset(pool: ImageSet, size: Size, seed: int) -> list[int]:
         order = rng.permutation(np.flatnonzero(labels == label))
         chosen += (order if size == "all" else order[:size]).tolist()
     return sorted(chosen)
-
-
-def native_size(images: ImageSet, sample: int = 32) -> int:
-    """The median longer side, in pixels, of up to ``sample`` evenly spaced images (headers only)."""
-    step = max(1, len(images) // sample)
-    sides = []
-    for path in images.paths[::step][:sample]:
-        with Image.open(path) as image:
-            sides.append(max(image.size))
-    return int(median(sides))

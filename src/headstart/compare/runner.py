@@ -10,13 +10,13 @@ from typing import Any, Sequence
 from ..backbones import load_backbone
 from ..backbones.registry import resolve_spec
 from ..classifier import ImageClassifier
-from ..data.dataset import ImageSet, check_images, find_images
+from ..data.dataset import ImageSet, check_images, find_images, native_size, trained_image_size
 from ..data.text import is_text_data
 from ..errors import ConfigError
 from ..features import EmbeddingCache, extract_embeddings
 from ..runtime import describe_machine
 from ..strategies import EMBEDDING_STRATEGIES
-from .grid import Size, check_sizes, check_test_classes, native_size, nested_subset, parse_sizes, \
+from .grid import Size, check_sizes, check_test_classes, nested_subset, parse_sizes, \
     parse_strategies, split_test
 from .memory import PeakMemory
 from .report import write_report
@@ -24,7 +24,7 @@ from .results import ResultStore, fingerprint, run_record
 from .summary import aggregate, summarize_runs
 from .text import DEFAULT_TEXT_SIZES, DEFAULT_TEXT_STRATEGIES, compare_text
 
-__all__ = ["CompareResult", "DEFAULT_SIZES", "DEFAULT_STRATEGIES", "compare", "trained_image_size"]
+__all__ = ["CompareResult", "DEFAULT_SIZES", "DEFAULT_STRATEGIES", "compare"]
 
 DEFAULT_STRATEGIES = ("scratch", "frozen", "partial", "full", "prototype", "knn")
 DEFAULT_SIZES = (5, 10, 25, 50, 100, "all")
@@ -52,11 +52,6 @@ class CompareResult:
                 "reused": self.reused, "summary": self.summary, "table": self.table(), "runs": self.runs}
 
 
-def trained_image_size(native: int, backbone_size: int) -> int:
-    """Input side for trained strategies: twice the images' own, at least 64, at most the backbone's."""
-    return min(backbone_size, max(64, 2 * native))
-
-
 def compare(data: str | Path, *, backbone: str | None = None, strategies: str | Sequence[str] | None = None,
             per_class: str | Sequence[Size] | None = None, seeds: int = 3, test: str | Path | None = None,
             test_fraction: float = 0.3, image_size: int | None = None, epochs: int | None = None,
@@ -70,7 +65,8 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
             text column, or class folders of .txt); the training pool, or pool + test split.
         backbone: registry name shared by every strategy (default ``efficientnet_lite0``; ``minilm`` for text).
         strategies: names, a list or ``"scratch,frozen"`` (default: all six for images;
-            scratch, frozen, prototype, knn, full for text).
+            scratch, frozen, prototype, knn, full for text). Images also take ``auto``: each subset gets
+            what ``headstart advise`` recommends for it, which scores the advice against the rest.
         per_class: training examples per class, e.g. ``(5, 10, "all")``; each seed's smaller subsets lie
             inside its larger ones, and every strategy gets the same subsets (default 5,10,25,50,100,all for
             images, 4,8,16,64,all for text).
@@ -122,9 +118,10 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
 
     def run_one(strategy: str, size: Size, seed: int) -> dict[str, Any]:
         subset = pool.subset(nested_subset(pool, size, seed))
+        # auto leaves the size to the classifier, which picks it for the strategy it is advised.
+        size_for = image_size if strategy in (*EMBEDDING_STRATEGIES, "auto") else trained_size
         return _run(strategy, subset, test_set, backbone=backbone, seed=seed, epochs=epochs, caches=caches,
-                    image_size=image_size if strategy in EMBEDDING_STRATEGIES else trained_size,
-                    time_budget=time_budget)
+                    image_size=size_for, time_budget=time_budget)
 
     store.run_missing(todo, run_one, progress=progress)
     _inspect_backbone(backbone, data, pool, store.out / "inspect")
@@ -166,7 +163,8 @@ def _run(strategy: str, subset: ImageSet, test: ImageSet, *, backbone: str, seed
     return run_record(report, seconds=seconds, train_seconds=training["seconds"], per_second=speed,
                       epochs_run=epochs_run, trainable_parameters=training["trainable_parameters"], memory=memory,
                       counts=counts, subset_key="\n".join(sorted(map(str, subset.paths))),
-                      image_size=clf.net_.backbone.preprocessing.image_size)
+                      image_size=clf.net_.backbone.preprocessing.image_size,
+                      **({"chosen_strategy": clf.strategy_.name} if strategy == "auto" else {}))
 
 
 def _validation(strategy: str, subset: ImageSet) -> ImageSet | None:

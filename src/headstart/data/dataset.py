@@ -7,11 +7,13 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from statistics import median
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
+from PIL import Image
 from timm.data import create_transform
 
 from ..backbones.spec import Preprocessing
@@ -189,6 +191,22 @@ def class_weights(images: ImageSet) -> torch.Tensor:
     """Inverse-frequency weights (``n / (k * count)``), 1.0 on balanced data."""
     counts = np.array([max(c, 1) for c in images.class_counts().values()], dtype=np.float64)
     return torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32)
+
+
+def native_size(images: ImageSet, sample: int = 32) -> int:
+    """The median longer side, in pixels, of up to ``sample`` evenly spaced images (headers only)."""
+    step = max(1, len(images) // sample)
+    sides = []
+    for path in images.paths[::step][:sample]:
+        with Image.open(path) as image:
+            sides.append(max(image.size))
+    return int(median(sides))
+
+
+def trained_image_size(native: int, backbone_size: int) -> int:
+    """Input side for strategies that train the network: twice the images' own, at least 64, at most the
+    backbone's. 28-px images need not be upscaled to 224 to be learned, and training costs the square of it."""
+    return min(backbone_size, max(64, 2 * native))
 
 
 def make_transform(preprocessing: Preprocessing, *, train: bool) -> Callable:

@@ -9,6 +9,7 @@ entry at once both leave a whole file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -31,7 +32,18 @@ def default_cache_dir() -> Path:
 
 
 def file_digest(path: str | Path) -> str:
-    """BLAKE2b-128 of the file's content."""
+    """BLAKE2b-128 of the file's content.
+
+    Remembered for this process by the file's identity and change times (device, inode, size, mtime and
+    ctime in ns), so a ``fit`` that checks its images against the cache and then embeds them reads each
+    file once. Any write to the file changes its ctime, which no user tool can set back."""
+    stat = os.stat(path)
+    return _content_digest(os.fspath(path), (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns,
+                                             stat.st_ctime_ns))
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _content_digest(path: str, identity: tuple[int, ...]) -> str:
     digest = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
