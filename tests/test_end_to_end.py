@@ -59,6 +59,7 @@ def test_cli_train_evaluate_predict(fashion_small, tmp_path, capsys):
     assert main(["--json", "train", str(train_dir), "--out", str(out)]) == 0
     trained = json.loads(capsys.readouterr().out)
     assert trained["strategy"] == "frozen" and (out / "model.pt").exists() and (out / "metrics.json").exists()
+    assert trained["advice"]["strategy"] == "frozen"  # the default is auto: 16 images per class -> frozen
     assert main(["--json", "evaluate", str(out), str(test_dir)]) == 0  # the --out folder stands for model.pt
     report = json.loads(capsys.readouterr().out)
     assert report["accuracy"] >= 0.8 and set(report["per_class"]) == {"bag", "sneaker", "trouser"}
@@ -94,3 +95,8 @@ def test_a_time_budget_ends_training_before_its_epochs(fashion_small):
                                     progress=False, accelerator="cpu").fit(train_dir, val=test_dir)
     assert 0 <= clf.training_["epochs_run"] < 200
     assert clf.score(test_dir) > 0  # a usable model came back
+
+
+def test_freeze_without_a_strategy_is_refused_not_ignored(fashion_small, tmp_path):
+    with pytest.raises(headstart.ConfigError, match="--strategy partial --freeze 4"):
+        headstart.ImageClassifier(freeze=4, progress=False).fit(fashion_small[0])

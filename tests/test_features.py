@@ -66,6 +66,14 @@ def test_onnx_engine_matches_pytorch(lite0, images):
     np.testing.assert_allclose(onnx_features, torch_features, atol=1e-4, rtol=0)
 
 
+def test_per_core_onnx_streams_match_pytorch_in_order_with_and_without_tta(lite0, fashion_small):
+    images = find_images(fashion_small[0])  # 48 images: two 32-image batches, one per inference stream
+    for tta in (False, True):
+        torch_features = extract_embeddings(lite0, images, engine="torch", tta=tta, progress=False)
+        onnx_features = extract_embeddings(lite0, images, engine="onnx", tta=tta, progress=False)
+        np.testing.assert_allclose(onnx_features, torch_features, atol=1e-4, rtol=0)
+
+
 def test_tta_and_stage_are_separate_cache_entries(lite0, images, tmp_path):
     cache = EmbeddingCache(tmp_path / "cache")
     few = images.subset(range(3))

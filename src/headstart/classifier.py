@@ -42,9 +42,10 @@ class ImageClassifier:
 
     Args:
         backbone: registry name (see ``headstart backbones``).
-        strategy: ``frozen`` (embed once, fit a head), ``prototype``/``knn`` (no training),
-            ``partial`` (freeze the first ``freeze`` stages), ``full``, ``scratch``, or ``auto``
-            (measured by :func:`headstart.advise`; the evidence is kept in ``advice_``).
+        strategy: ``auto`` (the default: what :func:`headstart.advise` measures on the data, the evidence kept
+            in ``advice_``; advised fine-tuning is checked against the frozen head on the validation split),
+            ``frozen`` (embed once, fit a head), ``prototype``/``knn`` (no training), ``partial`` (freeze the
+            first ``freeze`` stages), ``full`` or ``scratch``.
         freeze: for ``partial``: stages to freeze, a count or a fraction (default: half).
         head: for ``frozen``: ``logreg``, ``linear`` or ``mlp``.
         epochs: for trained strategies (default: chosen from the data size; early stopping).
@@ -71,7 +72,7 @@ class ImageClassifier:
         progress: show progress bars.
     """
 
-    def __init__(self, backbone: str = "efficientnet_lite0", strategy: str = "frozen", *,
+    def __init__(self, backbone: str = "efficientnet_lite0", strategy: str = "auto", *,
                  freeze: float | int | str | None = None, head: str = "logreg", epochs: int | None = None,
                  time_budget: float | None = None, lr: float = 1e-3, batch_size: int = 32,
                  image_size: int | None = None, in_chans: int = 3,
@@ -108,6 +109,9 @@ class ImageClassifier:
         if self.strategy == "frozen" and self.head in ("prototype", "knn"):
             raise ConfigError(f"{self.head!r} is a strategy of its own, not a head.",
                               fix=f"Pass --strategy {self.head}.")
+        if self.strategy == "auto" and self.freeze is not None:
+            raise ConfigError("--freeze applies to the partial strategy; auto chooses how many stages to freeze.",
+                              fix=f"Pass --strategy partial --freeze {self.freeze}, or drop --freeze.")
         images = self._checked(data)
         if val is None:
             train, val_set = stratified_split(images, self.val_fraction, self.seed)

@@ -32,9 +32,9 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
                                       "for images, minilm for texts)")
     p.add_argument("--weights", help="local weights file for backbones without bundled weights")
     p.add_argument("--no-pretrained", action="store_true", help="random weights (same as --strategy scratch)")
-    p.add_argument("--strategy", default="frozen",
-                   choices=["frozen", "partial", "full", "scratch", "prototype", "knn", "auto"],
-                   help="auto: measured by `headstart advise`")
+    p.add_argument("--strategy", choices=["auto", "frozen", "partial", "full", "scratch", "prototype", "knn"],
+                   help="default for images: auto (what `headstart advise` measures, checked against frozen on the "
+                        "validation split); for texts: frozen")
     p.add_argument("--freeze", help="partial: stages to freeze, a count (4) or a fraction (0.5)")
     p.add_argument("--head", default="logreg", choices=["logreg", "linear", "mlp"], help="frozen: the head")
     p.add_argument("--epochs", type=int, help="trained strategies: epochs (default: from the data size)")
@@ -81,8 +81,9 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     from .classifier import ImageClassifier
     from .text.classifier import TextClassifier
 
-    strategy = "scratch" if args.no_pretrained else args.strategy
-    if _is_text(args):
+    text = _is_text(args)
+    strategy = "scratch" if args.no_pretrained else args.strategy or ("frozen" if text else "auto")
+    if text:
         clf = TextClassifier(
             backbone=args.backbone or "minilm", strategy=strategy, head=args.head, epochs=args.epochs, lr=args.lr,
             batch_size=args.batch_size, max_length=args.max_length, text_column=args.text_column,
@@ -108,12 +109,15 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     skipped = getattr(clf, "skipped_", [])
     result = {"model": str(path), "classes": clf.classes_, "strategy": strategy_name, "head": clf.head_,
               "backbone": clf.backbone if isinstance(clf.backbone, str) else clf.backbone.name, **clf.training_,
-              "skipped": [{"file": f, "reason": r} for f, r in skipped]}
+              "skipped": [{"file": f, "reason": r} for f, r in skipped],
+              **({"advice": clf.advice_} if getattr(clf, "advice_", None) else {})}
     write_text_atomically(out / "metrics.json", json.dumps(result, indent=2, default=str))
     if not args.json:
         _print_skipped(skipped)
         if unit == "texts":
             err_console.print(clf.report_.summary())
+        if "advice" in result:
+            console.print("auto: " + "; ".join(result["advice"]["reasons"]))
         console.print(f"[bold]{strategy_name}[/] {result['backbone']}: validation accuracy "
                       f"[bold]{clf.val_accuracy_:.1%}[/] on {result.get('val_' + unit, '?')} {unit}, "
                       f"trained in {result['seconds']:.1f} s -> {path}")

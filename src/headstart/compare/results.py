@@ -22,7 +22,8 @@ FORMAT = "headstart-compare"
 VERSION = 1
 CSV_FIELDS = ("strategy", "per_class", "seed", "accuracy", "macro_f1", "seconds", "train_seconds",
               "images_per_second", "epochs_run", "trainable_parameters", "peak_rss_mb", "peak_gpu_mb",
-              "train_images", "fit_train_images", "val_images", "test_images", "image_size", "chosen_strategy",
+              "train_images", "fit_train_images", "val_images", "test_images", "image_size", "advised_strategy",
+              "advised_freeze", "chosen_strategy",
               "load_average",
               "subset_sha", "finished_at")
 

@@ -164,7 +164,8 @@ def _run(strategy: str, subset: ImageSet, test: ImageSet, *, backbone: str, seed
                       epochs_run=epochs_run, trainable_parameters=training["trainable_parameters"], memory=memory,
                       counts=counts, subset_key="\n".join(sorted(map(str, subset.paths))),
                       image_size=clf.net_.backbone.preprocessing.image_size,
-                      **({"chosen_strategy": clf.strategy_.name} if strategy == "auto" else {}))
+                      **({"advised_strategy": clf.advice_["strategy"], "advised_freeze": clf.advice_["freeze"],
+                          "chosen_strategy": clf.strategy_.name} if strategy == "auto" else {}))
 
 
 def _validation(strategy: str, subset: ImageSet) -> ImageSet | None:

@@ -105,10 +105,20 @@ def make_runner(backbone: Backbone, *, engine: str, precision: str, device: torc
 
 
 def _onnx_runner(network: nn.Module, in_chans: int, size: int, graph_path: Path | None) -> Runner:
-    import onnxruntime as ort
+    graph_path = graph_path or Path(os.environ.get("TMPDIR", "/tmp")) / f"headstart-{os.getpid()}.onnx"
+    export_graph(network, in_chans, size, graph_path)
+    session = onnx_session(graph_path, threads=os.cpu_count() or 1)
 
-    if graph_path is None or not graph_path.exists():
-        graph_path = graph_path or Path(os.environ.get("TMPDIR", "/tmp")) / f"headstart-{os.getpid()}.onnx"
+    def run(batch: torch.Tensor) -> np.ndarray:
+        return session.run(None, {"images": batch.contiguous().numpy()})[0]
+
+    return run
+
+
+def export_graph(network: nn.Module, in_chans: int, size: int, graph_path: Path) -> Path:
+    """Export ``network`` (uint8 pixels in, features out, any batch size) to ONNX at ``graph_path`` unless
+    it is there already; written atomically."""
+    if not graph_path.exists():
         example = torch.zeros(2, in_chans, size, size, dtype=torch.uint8)
 
         def export(stream) -> None:
@@ -119,12 +129,25 @@ def _onnx_runner(network: nn.Module, in_chans: int, size: int, graph_path: Path 
                                   dynamic_axes={"images": {0: "batch"}, "features": {0: "batch"}})
 
         write_atomically(graph_path, export)
+    return graph_path
+
+
+def pixel_graph(backbone: Backbone, graph_path: Path) -> Path:
+    """The pooled-feature graph of ``backbone`` fed uint8 pixels (see :class:`FromPixels`), exported if missing."""
+    preprocessing = backbone.preprocessing
+    network = FromPixels(backbone.eval(), preprocessing.mean, preprocessing.std).eval()
+    return export_graph(network, preprocessing.in_chans, preprocessing.image_size, graph_path)
+
+
+def onnx_session(graph_path: Path, threads: int):
+    """An ONNX Runtime CPU session with every graph optimisation (BatchNorm folding, fusions) and
+    ``threads`` intra-op threads."""
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = os.cpu_count() or 1
-    session = ort.InferenceSession(str(graph_path), options, providers=["CPUExecutionProvider"])
-
-    def run(batch: torch.Tensor) -> np.ndarray:
-        return session.run(None, {"images": batch.contiguous().numpy()})[0]
-
-    return run
+    options.intra_op_num_threads = threads
+    if threads == 1:
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(graph_path), options, providers=["CPUExecutionProvider"])

@@ -1,6 +1,15 @@
-"""Embedding extraction: cached by content, batched, decoding overlapped with the forward pass."""
+"""Embedding extraction: cached by content, batched, decoding overlapped with the forward pass.
+
+With ONNX Runtime on CPU, each core runs one inference stream: a DataLoader worker decodes a whole batch and
+runs it through its own single-threaded session. Decoding then never stalls a multi-threaded forward pass
+(measured on 2 cores: 84 vs 70 images/s on Fashion-MNIST, 73 vs 60 on photos), and only features cross
+between processes.
+"""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -11,7 +20,7 @@ from ..data.dataset import ImageDataset, ImageSet, make_pixel_transform
 from ..progress import progress_bar
 from ..runtime import loader_workers, pick_device
 from .cache import EmbeddingCache, describe_key, file_digests
-from .engine import Runner, make_runner, resolve_engine, weights_digest
+from .engine import Runner, make_runner, onnx_session, pixel_graph, resolve_engine, weights_digest
 
 
 def extractor_description(backbone: Backbone, *, stage: int | None, tta: bool, precision: str,
@@ -42,10 +51,14 @@ def extract_embeddings(backbone: Backbone, images: ImageSet, *, batch_size: int 
         graph_description = {**{k: v for k, v in description.items() if k != "tta"}, "graph_input": "uint8"}
         # The exported graph is reused even without an embedding cache: exporting costs seconds.
         graph = (cache or EmbeddingCache()).graph_path(describe_key(graph_description))
-        runner = make_runner(backbone, engine=engine, precision=precision, device=target, stage=stage,
-                             graph_path=graph)
-        computed = _run(runner, images.subset(missing), backbone, batch_size, tta, background, progress,
-                        pin=target.type == "cuda")
+        todo = images.subset(missing)
+        streams = min(os.cpu_count() or 1, -(-len(todo) // STREAM_BATCH))
+        if engine == "onnx" and streams > 1:
+            computed = _run_streams(pixel_graph(backbone, graph), todo, backbone, streams, tta, background, progress)
+        else:
+            runner = make_runner(backbone, engine=engine, precision=precision, device=target, stage=stage,
+                                 graph_path=graph)
+            computed = _run(runner, todo, backbone, batch_size, tta, background, progress, pin=target.type == "cuda")
         if cache is not None:
             cache.register(key, description)
             cache.put_many(key, ((digests[i], row) for i, row in zip(missing, computed)))
@@ -54,6 +67,42 @@ def extract_embeddings(backbone: Backbone, images: ImageSet, *, batch_size: int 
     if not found:
         return np.zeros((0, 0), np.float32)
     return np.stack(found).astype(np.float32, copy=False)
+
+
+STREAM_BATCH = 32  # images per batch of one inference stream
+
+
+class _EmbeddedBatches(torch.utils.data.Dataset):
+    """Batch ``index`` of ``images`` decoded and embedded in the calling process by its own single-threaded
+    ONNX Runtime session (opened on first use, so each DataLoader worker has one)."""
+
+    def __init__(self, images: ImageDataset, graph: Path, tta: bool):
+        self.images, self.graph, self.tta = images, graph, tta
+        self.session = None
+
+    def __len__(self) -> int:
+        return -(-len(self.images) // STREAM_BATCH)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        if self.session is None:
+            self.session = onnx_session(self.graph, threads=1)
+        rows = range(index * STREAM_BATCH, min((index + 1) * STREAM_BATCH, len(self.images)))
+        pixels = np.stack([self.images[i][0].numpy() for i in rows])
+        features = self.session.run(None, {"images": pixels})[0]
+        if self.tta:
+            features = (features + self.session.run(None, {"images": pixels[..., ::-1].copy()})[0]) / 2
+        return features
+
+
+def _run_streams(graph: Path, images: ImageSet, backbone: Backbone, streams: int, tta: bool, background: str,
+                 progress: bool) -> np.ndarray:
+    dataset = ImageDataset(images, make_pixel_transform(backbone.preprocessing), backbone.in_chans, background)
+    chunks = []
+    with progress_bar(len(images), f"embedding with {backbone.name}", enabled=progress) as advance:
+        for features in DataLoader(_EmbeddedBatches(dataset, graph, tta), batch_size=None, num_workers=streams):
+            chunks.append(np.asarray(features))
+            advance(len(chunks[-1]))
+    return np.concatenate(chunks)
 
 
 def _run(runner: Runner, images: ImageSet, backbone: Backbone, batch_size: int, tta: bool, background: str,
