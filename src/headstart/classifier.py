@@ -122,16 +122,12 @@ class ImageClassifier:
             advice = advise(train, backbone=self.backbone, in_chans=self.in_chans, seed=self.seed)
             name, freeze, self.advice_ = advice.strategy, advice.freeze, advice.to_dict()
         started = time.perf_counter()
-        net, strategy, details = self._fit_strategy(name, freeze, train, val_set)
+        # A validation split carved from the data has done its job once it has scored a head fitted on
+        # embeddings; the final head then learns from every image (LogisticRegressionCV refits likewise).
+        refit = val is None
+        net, strategy, details = self._fit_strategy(name, freeze, train, val_set, refit=refit)
         if self.advice_ is not None and not strategy.on_embeddings:
-            net, strategy, details = self._check_advice(net, strategy, details, train, val_set)
-        fitted_on = train
-        if strategy.on_embeddings and val is None:
-            # The held-out split has scored the head; the final head learns from every image (embeddings
-            # are cached, so this costs one more head fit), as LogisticRegressionCV refits on all folds.
-            fitted_on = images
-            net, refit = self._fit_on_embeddings(net.backbone, strategy, images, None, C=details.get("C"))
-            details = {**details, "options": refit["options"]}
+            net, strategy, details = self._check_advice(net, strategy, details, train, val_set, refit=refit)
         self.net_ = net.eval()
         self.classes_ = list(images.classes)
         self.strategy_ = strategy
@@ -140,12 +136,12 @@ class ImageClassifier:
         self.skipped_ = images.skipped
         self.fit_seconds_ = time.perf_counter() - started
         self.val_accuracy_ = details["val_accuracy"]
-        self.training_ = {**details, "train_images": len(fitted_on), "val_images": len(val_set),
+        self.training_ = {"train_images": len(train), **details, "val_images": len(val_set),
                           "seconds": self.fit_seconds_, "trainable_parameters": net.trainable_parameter_count()}
         return self
 
     def _fit_strategy(self, name: str, freeze: float | int | str | None, train: ImageSet,
-                      val_set: ImageSet) -> tuple[TransferNet, Strategy, dict[str, Any]]:
+                      val_set: ImageSet, *, refit: bool) -> tuple[TransferNet, Strategy, dict[str, Any]]:
         image_size = self.image_size
         if image_size is None and name not in EMBEDDING_STRATEGIES:
             image_size = trained_image_size(native_size(train), resolve_spec(self.backbone).preprocessing.image_size)
@@ -153,7 +149,7 @@ class ImageClassifier:
                                  image_size=image_size, weights=self.weights)
         strategy = resolve_strategy(name, len(backbone.stages), freeze)
         if strategy.on_embeddings:
-            net, details = self._fit_on_embeddings(backbone, strategy, train, val_set)
+            net, details = self._fit_on_embeddings(backbone, strategy, train, val_set, refit=refit)
             return net, strategy, details
         from .training import default_epochs, fit_network  # Lightning loads in seconds: only when training
 
@@ -166,11 +162,11 @@ class ImageClassifier:
                                "images_per_second": result.images_per_second}
 
     def _check_advice(self, net: TransferNet, strategy: Strategy, details: dict[str, Any], train: ImageSet,
-                      val_set: ImageSet) -> tuple[TransferNet, Strategy, dict[str, Any]]:
+                      val_set: ImageSet, *, refit: bool) -> tuple[TransferNet, Strategy, dict[str, Any]]:
         """``auto`` advised fine-tuning: also fit the frozen head (seconds) and keep whichever scores higher on
         the validation split (frozen on a tie). The advice is a rule over data size and distance; it does not know how many
         epochs, what resolution or how much time fine-tuning gets here."""
-        frozen_net, frozen, frozen_details = self._fit_strategy("frozen", None, train, val_set)
+        frozen_net, frozen, frozen_details = self._fit_strategy("frozen", None, train, val_set, refit=refit)
         advised, baseline = details["val_accuracy"], frozen_details["val_accuracy"]
         self.advice_["checked"] = {"advised_val_accuracy": advised, "frozen_val_accuracy": baseline}
         if advised > baseline:  # a tie keeps frozen: no evidence that fine-tuning helped, and it is steadier
@@ -193,23 +189,26 @@ class ImageClassifier:
                                   precision=self.precision, tta=self.tta, cache=open_cache(self.cache),
                                   background=self.background, progress=self.progress)
 
-    def _fit_on_embeddings(self, backbone: Backbone, strategy: Strategy, train: ImageSet, val: ImageSet | None,
-                           C: float | None = None) -> tuple[TransferNet, dict[str, Any]]:
-        """The head fitted on ``train``'s embeddings and its accuracy on ``val`` (``None``: not scored)."""
+    def _fit_on_embeddings(self, backbone: Backbone, strategy: Strategy, train: ImageSet, val: ImageSet, *,
+                           refit: bool) -> tuple[TransferNet, dict[str, Any]]:
+        """The head fitted on ``train``'s embeddings and scored on ``val``'s; with ``refit``, then fitted again on
+        both (logistic regression keeping its C and starting from the solution so far)."""
         kind = strategy.name if strategy.name in ("prototype", "knn") else self.head
-        features = self.embed(backbone, train)
+        features, labels = self.embed(backbone, train), np.asarray(train.labels)
+        val_features, val_labels = self.embed(backbone, val), np.asarray(val.labels)
         weights = class_weights(train).numpy() if self.use_class_weights else None
-        head, info = fit_head(kind, features, np.asarray(train.labels), len(train.classes),
-                              class_weight=weights, seed=self.seed, C=C)
+        head, info = fit_head(kind, features, labels, len(train.classes), class_weight=weights, seed=self.seed)
+        with torch.inference_mode():
+            val_accuracy = float(np.mean(head.eval()(torch.from_numpy(val_features)).argmax(1).numpy() == val_labels))
+        if refit:
+            features, labels = np.concatenate([features, val_features]), np.concatenate([labels, val_labels])
+            head, _ = fit_head(kind, features, labels, len(train.classes), class_weight=weights, seed=self.seed,
+                               C=info.get("C"), warm_start=head if "C" in info else None)
         for parameter in backbone.parameters():
             parameter.requires_grad_(False)
         options = {"num_references": len(features), "k": info["k"]} if kind == "knn" else {}
-        details = {"kind": kind, "options": options, **info}
-        if val is not None:
-            with torch.inference_mode():
-                predictions = head.eval()(torch.from_numpy(self.embed(backbone, val))).argmax(1).numpy()
-            details["val_accuracy"] = float(np.mean(predictions == np.asarray(val.labels)))
-        return TransferNet(backbone, head), details
+        return TransferNet(backbone, head), {"kind": kind, "options": options, **info, "val_accuracy": val_accuracy,
+                                             "train_images": len(features)}
 
     # -------------------------------------------------------------- predicting
     def _check_fitted(self) -> None:
