@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .text.classifier import TextClassifier
 
 Data = str | Path | ImageSet
+REFIT_BELOW = 2000  # training images; the head fit's own search switches from k-fold to one hold-out here too
 
 
 class ImageClassifier:
@@ -122,9 +123,10 @@ class ImageClassifier:
             advice = advise(train, backbone=self.backbone, in_chans=self.in_chans, seed=self.seed)
             name, freeze, self.advice_ = advice.strategy, advice.freeze, advice.to_dict()
         started = time.perf_counter()
-        # A validation split carved from the data has done its job once it has scored a head fitted on
+        # A validation split carved from small data has done its job once it has scored a head fitted on
         # embeddings; the final head then learns from every image (LogisticRegressionCV refits likewise).
-        refit = val is None
+        # From REFIT_BELOW training images on, a fifth more data moves a linear head little: no second fit.
+        refit = val is None and len(train) < REFIT_BELOW
         net, strategy, details = self._fit_strategy(name, freeze, train, val_set, refit=refit)
         if self.advice_ is not None and not strategy.on_embeddings:
             net, strategy, details = self._check_advice(net, strategy, details, train, val_set, refit=refit)
