@@ -135,7 +135,7 @@ def markdown(checks: list[dict], tables: dict[str, list[dict]], command: str, se
     def mark(flag) -> str:
         return "–" if flag is None else ("✔" if flag else "✘")
 
-    lines = [f"# Validating `headstart advise` / `--strategy auto` (EfficientNet-Lite0)\n",
+    lines = ["# Validating `headstart advise` / `--strategy auto` (EfficientNet-Lite0)\n",
              f"Command: `{command}`\n",
              f"Machine: {machine['device']}, {machine['cpu_count']} CPUs, torch {machine['torch']}. "
              f"Whole invocation: {seconds / 60:.1f} min; compare runs executed {machine['executed_runs']}, reused "

@@ -166,8 +166,8 @@ class ImageClassifier:
     def _check_advice(self, net: TransferNet, strategy: Strategy, details: dict[str, Any], train: ImageSet,
                       val_set: ImageSet, *, refit: bool) -> tuple[TransferNet, Strategy, dict[str, Any]]:
         """``auto`` advised fine-tuning: also fit the frozen head (seconds) and keep whichever scores higher on
-        the validation split (frozen on a tie). The advice is a rule over data size and distance; it does not know how many
-        epochs, what resolution or how much time fine-tuning gets here."""
+        the validation split (frozen on a tie). The advice is a rule over data size and distance; it does not
+        know how many epochs, what resolution or how much time fine-tuning gets here."""
         frozen_net, frozen, frozen_details = self._fit_strategy("frozen", None, train, val_set, refit=refit)
         advised, baseline = details["val_accuracy"], frozen_details["val_accuracy"]
         self.advice_["checked"] = {"advised_val_accuracy": advised, "frozen_val_accuracy": baseline}

@@ -335,7 +335,8 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--backbone", help="registry name; see `headstart backbones` (default efficientnet_lite0; "
                                       "minilm for text)")
     p.add_argument("--strategies", help="comma-separated (default scratch,frozen,partial,full,prototype,knn; "
-                                        "scratch,frozen,prototype,knn,full for text)")
+                                        "scratch,frozen,prototype,knn,full for text); images also take auto, "
+                                        "scored beside the strategies it chooses from")
     p.add_argument("--per-class", help="training examples per class, comma-separated (default 5,10,25,50,100,all; "
                                        "4,8,16,64,all for text)")
     p.add_argument("--seeds", type=int, default=3, help="subsets drawn (and runs seeded) per size")
