@@ -32,7 +32,7 @@ from sklearn.model_selection import train_test_split
 from compare_fashion_mnist import PLAIN, export as export_fashion, plain_recipe
 from headstart import advise
 from headstart.compare import aggregate, compare, nested_subset
-from headstart.data.dataset import check_images, find_images, stratified_split
+from headstart.data.dataset import ImageSet, check_images, find_images, stratified_split
 
 HERE = Path(__file__).resolve().parent
 STRATEGIES = "scratch,frozen,partial,full,prototype,knn,auto"
@@ -92,16 +92,17 @@ def run_dataset(name: str, work: Path, seeds: int, time_budget: float) -> tuple[
                      per_class=sizes, seeds=seeds, time_budget=time_budget, out=out, resume=True)
     meta = json.loads((result.out / "results.json").read_text())
     runs = [r for r in result.runs if r["per_class"] in sizes and r["seed"] < seeds]
-    for run in runs:
-        if run["strategy"] == "auto" and "advised_strategy" not in run:  # recorded before compare kept it
-            run.update(advice_for(train_dir, run["per_class"], run["seed"]))
+    unadvised = [run for run in runs if run["strategy"] == "auto" and "advised_strategy" not in run]
+    if unadvised:  # recorded before compare kept what auto was advised
+        pool = check_images(find_images(train_dir))
+        for run in unadvised:
+            run.update(advice_for(pool, run["per_class"], run["seed"]))
     meta["reused"], meta["executed"] = result.reused, result.executed
     return runs + plain_recipe(train_dir, test_dir, sizes, seeds), meta
 
 
-def advice_for(train_dir: Path, size: int, seed: int) -> dict:
+def advice_for(pool: ImageSet, size: int, seed: int) -> dict:
     """What `advise` recommended in an `auto` run: the same subset and validation split `fit` made."""
-    pool = check_images(find_images(train_dir))
     train, _ = stratified_split(pool.subset(nested_subset(pool, size, seed)), 0.2, seed)
     advice = advise(train, seed=seed)
     return {"advised_strategy": advice.strategy, "advised_freeze": advice.freeze}

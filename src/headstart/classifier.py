@@ -184,7 +184,6 @@ class ImageClassifier:
         known = cache.embedded_before(images.paths) if cache is not None else None
         return check_images(images, in_chans=self.in_chans, strict=self.strict, known_readable=known)
 
-
     def embed(self, backbone: Backbone, images: ImageSet) -> np.ndarray:
         """Embeddings of ``images`` with this classifier's engine, precision, TTA and cache."""
         return extract_embeddings(backbone, images, batch_size=max(self.batch_size, 64), engine=self.engine,

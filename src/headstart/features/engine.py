@@ -87,11 +87,17 @@ def make_runner(backbone: Backbone, *, engine: str, precision: str, device: torc
                 graph_path: Path | None) -> Runner:
     """A function from a batch of uint8 pixels (resized and cropped, ``make_pixel_transform``) to
     float32 features, for the resolved ``engine``."""
+    if engine == "onnx":  # pooled features in fp32 on CPU (see resolve_engine)
+        graph_path = graph_path or Path(os.environ.get("TMPDIR", "/tmp")) / f"headstart-{os.getpid()}.onnx"
+        session = onnx_session(pixel_graph(backbone, graph_path), threads=os.cpu_count() or 1)
+
+        def run_onnx(batch: torch.Tensor) -> np.ndarray:
+            return session.run(None, {"images": batch.contiguous().numpy()})[0]
+
+        return run_onnx
     preprocessing = backbone.preprocessing
     features: nn.Module = backbone.eval() if stage is None else StageOutput(backbone, stage).eval()
     network = FromPixels(features, preprocessing.mean, preprocessing.std).eval()
-    if engine == "onnx":
-        return _onnx_runner(network, preprocessing.in_chans, preprocessing.image_size, graph_path)
     network = network.to(device, memory_format=torch.channels_last)
     if engine == "compile":
         network = torch.compile(network)
@@ -104,22 +110,14 @@ def make_runner(backbone: Backbone, *, engine: str, precision: str, device: torc
     return run
 
 
-def _onnx_runner(network: nn.Module, in_chans: int, size: int, graph_path: Path | None) -> Runner:
-    graph_path = graph_path or Path(os.environ.get("TMPDIR", "/tmp")) / f"headstart-{os.getpid()}.onnx"
-    export_graph(network, in_chans, size, graph_path)
-    session = onnx_session(graph_path, threads=os.cpu_count() or 1)
-
-    def run(batch: torch.Tensor) -> np.ndarray:
-        return session.run(None, {"images": batch.contiguous().numpy()})[0]
-
-    return run
-
-
-def export_graph(network: nn.Module, in_chans: int, size: int, graph_path: Path) -> Path:
-    """Export ``network`` (uint8 pixels in, features out, any batch size) to ONNX at ``graph_path`` unless
-    it is there already; written atomically."""
+def pixel_graph(backbone: Backbone, graph_path: Path) -> Path:
+    """The pooled-feature graph of ``backbone`` fed uint8 pixels (see :class:`FromPixels`, any batch size),
+    exported to ONNX at ``graph_path`` unless it is there already; written atomically."""
     if not graph_path.exists():
-        example = torch.zeros(2, in_chans, size, size, dtype=torch.uint8)
+        preprocessing = backbone.preprocessing
+        network = FromPixels(backbone.eval(), preprocessing.mean, preprocessing.std).eval()
+        size = preprocessing.image_size
+        example = torch.zeros(2, preprocessing.in_chans, size, size, dtype=torch.uint8)
 
         def export(stream) -> None:
             with warnings.catch_warnings():
@@ -130,13 +128,6 @@ def export_graph(network: nn.Module, in_chans: int, size: int, graph_path: Path)
 
         write_atomically(graph_path, export)
     return graph_path
-
-
-def pixel_graph(backbone: Backbone, graph_path: Path) -> Path:
-    """The pooled-feature graph of ``backbone`` fed uint8 pixels (see :class:`FromPixels`), exported if missing."""
-    preprocessing = backbone.preprocessing
-    network = FromPixels(backbone.eval(), preprocessing.mean, preprocessing.std).eval()
-    return export_graph(network, preprocessing.in_chans, preprocessing.image_size, graph_path)
 
 
 def onnx_session(graph_path: Path, threads: int):
