@@ -16,6 +16,8 @@ import headstart.analysis
 from headstart.analysis import StageEvidence, batchnorm_shift, probe_accuracies, recommend, stage_features
 from headstart.data.dataset import find_images
 
+from conftest import copy_subset
+
 FASHION = Path(__file__).resolve().parents[1] / "examples" / "fashion-mnist-mini"
 
 
@@ -65,9 +67,11 @@ def _evidence(shift: float, probe: float, count: int = 8) -> list[StageEvidence]
     return [StageEvidence(f"s{i}", shift, probe) for i in range(count)]
 
 
-def test_recommendation_follows_data_size_and_distance():
+def test_recommendation_follows_data_size_distance_and_compute():
     assert recommend(_evidence(0.05, 0.95), 10, 5, "b").strategy == "frozen"
-    assert recommend(_evidence(0.9, 0.5), 10, 5, "b").strategy == "frozen"  # tiny data: never fine-tune
+    assert recommend(_evidence(0.9, 0.5), 10, 5, "b").strategy == "multilayer"  # tiny data: never fine-tune
+    assert recommend(_evidence(0.9, 0.6), 80, 5, "b", can_fine_tune=False).strategy == "multilayer"
+    assert recommend(_evidence(0.05, 0.6), 1000, 5, "b", can_fine_tune=False).strategy == "multilayer"
     moderate_far = recommend(_evidence(0.9, 0.6), 80, 5, "b")
     assert moderate_far.strategy == "partial" and moderate_far.freeze == 2
     moderate_near = recommend(_evidence(0.05, 0.6), 80, 5, "b")
@@ -76,12 +80,18 @@ def test_recommendation_follows_data_size_and_distance():
     assert recommend(_evidence(0.05, 0.9), 1000, 5, "b").strategy == "partial"
 
 
-def test_auto_strategy_picks_frozen_for_tiny_similar_data_and_keeps_the_evidence(fashion_small, tmp_path, capsys):
-    train_dir, _ = fashion_small
+def test_auto_scores_frozen_and_multilayer_keeps_the_best_and_the_evidence(fashion_small, tmp_path, capsys):
+    train_dir, test_dir = fashion_small
     clf = headstart.ImageClassifier(strategy="auto", progress=False).fit(train_dir)
-    assert clf.strategy_.name == "frozen"
-    assert clf.advice_["strategy"] == "frozen" and len(clf.advice_["stages"]) == 8
-    assert headstart.load(clf.save(tmp_path / "m.pt")).advice_ == clf.advice_
+    assert clf.advice_["strategy"] == "multilayer" and len(clf.advice_["stages"]) == 8  # far data, CPU
+    candidates = {c["strategy"]: c["val_accuracy"] for c in clf.advice_["candidates"]}
+    assert list(candidates) == ["frozen", "multilayer"]  # cheapest first; no fine-tuning on a CPU by default
+    best = max(candidates.values())
+    assert clf.strategy_.name == clf.advice_["chosen"] == next(n for n, a in candidates.items() if a == best)
+    assert clf.val_accuracy_ == best
+    loaded = headstart.load(clf.save(tmp_path / "m.pt"))
+    assert loaded.advice_ == clf.advice_ and loaded.strategy_ == clf.strategy_
+    assert loaded.predict(sorted(test_dir.rglob("*.png"))) == clf.predict(sorted(test_dir.rglob("*.png")))
     from headstart.cli import main
 
     assert main(["--json", "advise", str(train_dir), "--sample-per-class", "8", "--out", str(tmp_path / "a.json")]) == 0
@@ -120,15 +130,13 @@ def test_inspect_a_fine_tuned_model_shows_weight_movement_and_grad_cam(fashion_s
     assert written["predicted"] in clf.classes_
 
 
-def test_auto_scores_the_frozen_head_beside_advised_fine_tuning_and_keeps_the_better(tmp_path):
-    from headstart.data.fashion_mnist import export_fashion_mnist
-
-    root = export_fashion_mnist(tmp_path / "fashion", 40, split="train", seed=3)  # far from ImageNet, 40/class
-    clf = headstart.ImageClassifier(strategy="auto", image_size=64, epochs=2, time_budget=10, progress=False,
-                                    accelerator="cpu").fit(root)
-    assert clf.advice_["strategy"] in ("partial", "full")  # the rule fine-tunes far data of this size
-    checked = clf.advice_["checked"]
-    frozen_won = checked["frozen_val_accuracy"] > checked["advised_val_accuracy"]
-    assert clf.strategy_.name == ("frozen" if frozen_won else clf.advice_["strategy"])
-    assert clf.val_accuracy_ == max(checked.values())
-    assert frozen_won == any(reason.startswith("kept `frozen`") for reason in clf.advice_["reasons"])
+def test_auto_with_a_training_budget_also_scores_the_advised_fine_tuning_and_keeps_the_best(tmp_path):
+    root = copy_subset(FASHION / "train", tmp_path / "fashion", ["trouser", "bag", "sneaker", "shirt"], 40)
+    clf = headstart.ImageClassifier(strategy="auto", epochs=2, time_budget=10, progress=False,
+                                    accelerator="cpu").fit(root)  # far from ImageNet, 40/class
+    assert clf.advice_["strategy"] in ("partial", "full")  # a budget was given: the rule may fine-tune
+    candidates = [(c["strategy"], c["val_accuracy"]) for c in clf.advice_["candidates"]]
+    assert [name for name, _ in candidates] == ["frozen", "multilayer", clf.advice_["strategy"]]
+    best = max(accuracy for _, accuracy in candidates)
+    assert clf.strategy_.name == next(name for name, accuracy in candidates if accuracy == best)  # ties: cheaper
+    assert clf.val_accuracy_ == best

@@ -88,10 +88,12 @@ def test_auto_is_scored_beside_the_strategies_it_chooses_from(grid, fashion_smal
     assert (more.executed, more.reused) == (1, 0)
     auto = next(r for r in more.runs if r["strategy"] == "auto")
     frozen = next(r for r in more.runs if (r["strategy"], r["per_class"]) == ("frozen", 4))
-    assert auto["advised_strategy"] == auto["chosen_strategy"] == "frozen"  # 4 per class: too few to fine-tune
+    assert auto["advised_strategy"] == "multilayer"  # 4 per class, far from ImageNet: never fine-tune
+    assert auto["chosen_strategy"] in ("frozen", "multilayer")  # whichever scored higher on the validation split
     assert auto["subset_sha"] == frozen["subset_sha"] and auto["accuracy"] >= 0.8
     with open(out / "results.csv", newline="") as handle:
-        assert [row["chosen_strategy"] for row in csv.DictReader(handle) if row["strategy"] == "auto"] == ["frozen"]
+        chosen = [row["chosen_strategy"] for row in csv.DictReader(handle) if row["strategy"] == "auto"]
+    assert chosen == [auto["chosen_strategy"]]
 
 
 def test_resume_refuses_changed_data(fashion_small, tmp_path):

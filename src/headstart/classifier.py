@@ -26,9 +26,10 @@ from .errors import ConfigError, DataError
 from .evaluation import summarize
 from .features import extract_embeddings
 from .features.cache import open_cache
+from .features.layers import block_layout
 from .heads import build_head, fit_head
 from .model import TransferNet
-from .runtime import loader_workers
+from .runtime import loader_workers, pick_device
 from .strategies import EMBEDDING_STRATEGIES, Strategy, resolve_strategy
 
 if TYPE_CHECKING:
@@ -43,10 +44,11 @@ class ImageClassifier:
 
     Args:
         backbone: registry name (see ``headstart backbones``).
-        strategy: ``auto`` (the default: what :func:`headstart.advise` measures on the data, the evidence kept
-            in ``advice_``; advised fine-tuning is checked against the frozen head on the validation split),
-            ``frozen`` (embed once, fit a head), ``prototype``/``knn`` (no training), ``partial`` (freeze the
-            first ``freeze`` stages), ``full`` or ``scratch``.
+        strategy: ``auto`` (the default: ``frozen`` and ``multilayer`` from one forward pass, and the fine-tuning
+            :func:`headstart.advise` recommends when this run can afford it, each scored on the validation split and
+            the best kept; the evidence in ``advice_``), ``frozen`` (embed once, fit a head), ``multilayer`` (every
+            block's pooled output, standardised, and a logistic-regression head), ``prototype``/``knn`` (no
+            training), ``partial`` (freeze the first ``freeze`` stages), ``full`` or ``scratch``.
         freeze: for ``partial``: stages to freeze, a count or a fraction (default: half).
         head: for ``frozen``: ``logreg``, ``linear`` or ``mlp``.
         epochs: for trained strategies (default: chosen from the data size; early stopping).
@@ -118,18 +120,16 @@ class ImageClassifier:
             train, val_set = stratified_split(images, self.val_fraction, self.seed)
         else:
             train, val_set = images, self._checked(val, classes=images.classes)
-        name, freeze, self.advice_ = self.strategy, self.freeze, None
-        if name == "auto":
-            advice = advise(train, backbone=self.backbone, in_chans=self.in_chans, seed=self.seed)
-            name, freeze, self.advice_ = advice.strategy, advice.freeze, advice.to_dict()
         started = time.perf_counter()
         # A validation split carved from small data has done its job once it has scored a head fitted on
         # embeddings; the final head then learns from every image (LogisticRegressionCV refits likewise).
         # From REFIT_BELOW training images on, a fifth more data moves a linear head little: no second fit.
         refit = val is None and len(train) < REFIT_BELOW
-        net, strategy, details = self._fit_strategy(name, freeze, train, val_set, refit=refit)
-        if self.advice_ is not None and not strategy.on_embeddings:
-            net, strategy, details = self._check_advice(net, strategy, details, train, val_set, refit=refit)
+        self.advice_ = None
+        if self.strategy == "auto":
+            net, strategy, details = self._fit_auto(train, val_set, refit=refit)
+        else:
+            net, strategy, details = self._fit_strategy(self.strategy, self.freeze, train, val_set, refit=refit)
         self.net_ = net.eval()
         self.classes_ = list(images.classes)
         self.strategy_ = strategy
@@ -163,20 +163,37 @@ class ImageClassifier:
         return net, strategy, {"kind": "linear", "epochs_run": result.epochs_run, "val_accuracy": result.best_val_acc,
                                "images_per_second": result.images_per_second}
 
-    def _check_advice(self, net: TransferNet, strategy: Strategy, details: dict[str, Any], train: ImageSet,
-                      val_set: ImageSet, *, refit: bool) -> tuple[TransferNet, Strategy, dict[str, Any]]:
-        """``auto`` advised fine-tuning: also fit the frozen head (seconds) and keep whichever scores higher on
-        the validation split (frozen on a tie). The advice is a rule over data size and distance; it does not
-        know how many epochs, what resolution or how much time fine-tuning gets here."""
-        frozen_net, frozen, frozen_details = self._fit_strategy("frozen", None, train, val_set, refit=refit)
-        advised, baseline = details["val_accuracy"], frozen_details["val_accuracy"]
-        self.advice_["checked"] = {"advised_val_accuracy": advised, "frozen_val_accuracy": baseline}
-        if advised > baseline:  # a tie keeps frozen: no evidence that fine-tuning helped, and it is steadier
-            return net, strategy, details
-        self.advice_["reasons"] = [*self.advice_["reasons"],
-                                   f"kept `frozen` instead: on the validation split the frozen head scored "
-                                   f"{baseline:.0%}, the advised `{strategy.name}` {advised:.0%}."]
-        return frozen_net, frozen, frozen_details
+    def _fit_auto(self, train: ImageSet, val_set: ImageSet, *,
+                  refit: bool) -> tuple[TransferNet, Strategy, dict[str, Any]]:
+        """``auto``: measure the data (:func:`headstart.advise`), then fit the candidates cheapest first and keep
+        the one that scores highest on the validation split (the cheaper on a tie): ``frozen`` and ``multilayer``
+        from one forward pass over the images, then the advised fine-tuning when this run can afford it (a GPU,
+        or ``epochs``/``time_budget`` given). Each candidate's score and seconds go into ``advice_``."""
+        can_fine_tune = self.epochs is not None or self.time_budget is not None or \
+            pick_device(self.accelerator).type != "cpu"
+        advice = advise(train, backbone=self.backbone, in_chans=self.in_chans, seed=self.seed, weights=self.weights,
+                        can_fine_tune=can_fine_tune)
+        self.advice_ = advice.to_dict()
+        backbone = load_backbone(self.backbone, in_chans=self.in_chans, image_size=self.image_size,
+                                 weights=self.weights)
+        blocks = [self.embed(backbone, images, "blocks") for images in (train, val_set)]
+        pooled = slice(block_layout(backbone)[-1].start, None)
+        candidates = []
+        for name in ("frozen", "multilayer"):
+            started = time.perf_counter()
+            strategy = resolve_strategy(name, len(backbone.stages))
+            features = blocks if name == "multilayer" else [f[:, pooled] for f in blocks]
+            net, details = self._fit_on_embeddings(backbone, strategy, train, val_set, refit=refit, features=features)
+            candidates.append((net, strategy, details, time.perf_counter() - started))
+        if advice.strategy in ("partial", "full"):
+            started = time.perf_counter()
+            candidates.append((*self._fit_strategy(advice.strategy, advice.freeze, train, val_set, refit=refit),
+                               time.perf_counter() - started))
+        best = max(range(len(candidates)), key=lambda i: (candidates[i][2]["val_accuracy"], -i))
+        self.advice_["candidates"] = [{"strategy": strategy.name, "val_accuracy": details["val_accuracy"],
+                                       "seconds": seconds} for _, strategy, details, seconds in candidates]
+        self.advice_["chosen"] = candidates[best][1].name
+        return candidates[best][:3]
 
     def _checked(self, data: Data, classes: Sequence[str] | None = None) -> ImageSet:
         images = data if isinstance(data, ImageSet) else find_images(data, classes=classes)
@@ -184,32 +201,42 @@ class ImageClassifier:
         known = cache.embedded_before(images.paths) if cache is not None else None
         return check_images(images, in_chans=self.in_chans, strict=self.strict, known_readable=known)
 
-    def embed(self, backbone: Backbone, images: ImageSet) -> np.ndarray:
-        """Embeddings of ``images`` with this classifier's engine, precision, TTA and cache."""
+    def embed(self, backbone: Backbone, images: ImageSet, features: str = "pooled") -> np.ndarray:
+        """Embeddings of ``images`` with this classifier's engine, precision, TTA and cache: the backbone's pooled
+        output, or with ``features="blocks"`` every block's (see :class:`~headstart.features.layers.BlockFeatures`)."""
         return extract_embeddings(backbone, images, batch_size=max(self.batch_size, 64), engine=self.engine,
                                   precision=self.precision, tta=self.tta, cache=open_cache(self.cache),
-                                  background=self.background, progress=self.progress)
+                                  background=self.background, progress=self.progress,
+                                  stage="blocks" if features == "blocks" else None)
 
     def _fit_on_embeddings(self, backbone: Backbone, strategy: Strategy, train: ImageSet, val: ImageSet, *,
-                           refit: bool) -> tuple[TransferNet, dict[str, Any]]:
+                           refit: bool, features: list[np.ndarray] | None = None) -> tuple[TransferNet, dict[str, Any]]:
         """The head fitted on ``train``'s embeddings and scored on ``val``'s; with ``refit``, then fitted again on
-        both (logistic regression keeping its C and starting from the solution so far)."""
+        both (logistic regression keeping its C and starting from the solution so far). ``features``: the two
+        sets' embeddings when already computed."""
         kind = strategy.name if strategy.name in ("prototype", "knn") else self.head
-        features, labels = self.embed(backbone, train), np.asarray(train.labels)
-        val_features, val_labels = self.embed(backbone, val), np.asarray(val.labels)
+        if strategy.name == "multilayer" and kind != "logreg":
+            raise ConfigError(f"the multilayer strategy fits a logreg head on standardised features, not {kind!r}.",
+                              fix="Drop --head, or pass --strategy frozen for a linear or mlp head.")
+        train_features, val_features = features or [self.embed(backbone, s, strategy.features) for s in (train, val)]
+        labels, val_labels = np.asarray(train.labels), np.asarray(val.labels)
         weights = class_weights(train).numpy() if self.use_class_weights else None
-        head, info = fit_head(kind, features, labels, len(train.classes), class_weight=weights, seed=self.seed)
+        options = {"standardize": True} if strategy.features == "blocks" else {}
+        head, info = fit_head(kind, train_features, labels, len(train.classes), class_weight=weights, seed=self.seed,
+                              **options)
         with torch.inference_mode():
             val_accuracy = float(np.mean(head.eval()(torch.from_numpy(val_features)).argmax(1).numpy() == val_labels))
         if refit:
-            features, labels = np.concatenate([features, val_features]), np.concatenate([labels, val_labels])
-            head, _ = fit_head(kind, features, labels, len(train.classes), class_weight=weights, seed=self.seed,
-                               C=info.get("C"), warm_start=head if "C" in info else None)
+            train_features = np.concatenate([train_features, val_features])
+            labels = np.concatenate([labels, val_labels])
+            head, _ = fit_head(kind, train_features, labels, len(train.classes), class_weight=weights, seed=self.seed,
+                               C=info.get("C"), warm_start=head if "C" in info else None, **options)
         for parameter in backbone.parameters():
             parameter.requires_grad_(False)
-        options = {"num_references": len(features), "k": info["k"]} if kind == "knn" else {}
-        return TransferNet(backbone, head), {"kind": kind, "options": options, **info, "val_accuracy": val_accuracy,
-                                             "train_images": len(features)}
+        head_options = {"num_references": len(train_features), "k": info["k"]} if kind == "knn" else {}
+        return TransferNet(backbone, head, strategy.features), {
+            "kind": kind, "options": head_options, **info, "val_accuracy": val_accuracy,
+            "train_images": len(train_features)}
 
     # -------------------------------------------------------------- predicting
     def _check_fitted(self) -> None:
@@ -224,7 +251,7 @@ class ImageClassifier:
         if not len(image_set):
             return np.zeros((0, len(self.classes_)), np.float32)
         if self.strategy_.on_embeddings:  # the backbone is fixed: reuse cached embeddings
-            features = torch.from_numpy(self.embed(self.net_.backbone, image_set))
+            features = torch.from_numpy(self.embed(self.net_.backbone, image_set, self.strategy_.features))
             with torch.inference_mode():
                 return self.net_.head.eval()(features).softmax(1).numpy()
         dataset = ImageDataset(image_set, make_transform(self.net_.backbone.preprocessing, train=False),
@@ -293,10 +320,12 @@ class ImageClassifier:
         backbone = load_backbone(spec["name"], pretrained=False, in_chans=spec["in_chans"],
                                  image_size=spec["image_size"])
         head_spec = document["head"]
-        head = build_head(head_spec["kind"], backbone.num_features, len(document["classes"]), **head_spec["options"])
-        net = TransferNet(backbone, head)
-        net.load_state_dict(document["state_dict"])
         strategy = Strategy(**document["strategy"])
+        num_features = document["state_dict"]["head.linear.weight"].shape[1] if strategy.features == "blocks" \
+            else backbone.num_features
+        head = build_head(head_spec["kind"], num_features, len(document["classes"]), **head_spec["options"])
+        net = TransferNet(backbone, head, strategy.features)
+        net.load_state_dict(document["state_dict"])
         clf = cls(backbone=spec["name"], strategy=strategy.name, head=head_spec["kind"],
                   image_size=spec["image_size"], in_chans=spec["in_chans"], background=document["background"],
                   tta=document["tta"])

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from .atomic import write_text_atomically
 from .errors import HeadstartError
+from .strategies import STRATEGIES
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)
@@ -32,9 +33,10 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
                                       "for images, minilm for texts)")
     p.add_argument("--weights", help="local weights file for backbones without bundled weights")
     p.add_argument("--no-pretrained", action="store_true", help="random weights (same as --strategy scratch)")
-    p.add_argument("--strategy", choices=["auto", "frozen", "partial", "full", "scratch", "prototype", "knn"],
-                   help="default for images: auto (what `headstart advise` measures, checked against frozen on the "
-                        "validation split); for texts: frozen")
+    p.add_argument("--strategy", choices=["auto", *STRATEGIES],
+                   help="default for images: auto (frozen and multilayer scored on the validation split, and the "
+                        "fine-tuning `headstart advise` recommends when a GPU or --epochs/--time-budget allows it; "
+                        "the best kept); for texts: frozen")
     p.add_argument("--freeze", help="partial: stages to freeze, a count (4) or a fraction (0.5)")
     p.add_argument("--head", default="logreg", choices=["logreg", "linear", "mlp"], help="frozen: the head")
     p.add_argument("--epochs", type=int, help="trained strategies: epochs (default: from the data size)")
@@ -44,7 +46,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
                                              "tenth; text full fine-tuning: 3e-5)")
     p.add_argument("--batch-size", type=int, help="default: 32 for images, 16/64 for texts")
     p.add_argument("--image-size", type=int,
-                   help="input resolution (default: the backbone's for frozen/prototype/knn; for partial/full/"
+                   help="input resolution (default: the backbone's for frozen/multilayer/prototype/knn; for partial/full/"
                         "scratch twice the images' own, at least 64, at most the backbone's)")
     p.add_argument("--in-chans", type=int, default=3, help="input channels: 1 grayscale, 3 RGB, 4 RGBA")
     p.add_argument("--class-weights", action="store_true", help="weight the loss by inverse class frequency")
@@ -52,7 +54,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--background", default="white", help="colour for transparent pixels")
     p.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "gpu"])
     p.add_argument("--engine", default="auto", choices=["auto", "onnx", "torch", "compile"],
-                   help="embedding engine for frozen/prototype/knn (auto: ONNX Runtime on CPU)")
+                   help="embedding engine for frozen/multilayer/prototype/knn (auto: ONNX Runtime on CPU)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="embedding precision")
     p.add_argument("--tta", action="store_true", help="average embeddings with the mirrored image's")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
@@ -118,6 +120,10 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
             err_console.print(clf.report_.summary())
         if "advice" in result:
             console.print("auto: " + "; ".join(result["advice"]["reasons"]))
+            scored = ", ".join(f"{c['strategy']} {c['val_accuracy']:.1%} ({c['seconds']:.1f} s)"
+                               for c in result["advice"]["candidates"])
+            console.print(f"auto scored on the validation split: {scored} -> kept {result['advice']['chosen']}",
+                          highlight=False)
         console.print(f"[bold]{strategy_name}[/] {result['backbone']}: validation accuracy "
                       f"[bold]{clf.val_accuracy_:.1%}[/] on {result.get('val_' + unit, '?')} {unit}, "
                       f"trained in {result['seconds']:.1f} s -> {path}")
@@ -334,7 +340,7 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="headstart-compare", help="folder for results.json/.csv, plots, report.html")
     p.add_argument("--backbone", help="registry name; see `headstart backbones` (default efficientnet_lite0; "
                                       "minilm for text)")
-    p.add_argument("--strategies", help="comma-separated (default scratch,frozen,partial,full,prototype,knn; "
+    p.add_argument("--strategies", help="comma-separated (default scratch,frozen,multilayer,partial,full,prototype,knn; "
                                         "scratch,frozen,prototype,knn,full for text); images also take auto, "
                                         "scored beside the strategies it chooses from")
     p.add_argument("--per-class", help="training examples per class, comma-separated (default 5,10,25,50,100,all; "

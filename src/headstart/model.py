@@ -6,22 +6,31 @@ import torch
 from torch import nn
 
 from .backbones import Backbone
+from .features.layers import BlockFeatures
 
 
 class TransferNet(nn.Module):
     """``head(backbone(images))``; BatchNorm layers whose parameters are frozen stay in eval mode.
 
+    With ``features="blocks"`` (the ``multilayer`` strategy) the head reads every block's pooled output
+    (:class:`~headstart.features.layers.BlockFeatures`) instead of the backbone's pooled output alone.
+
     A frozen BatchNorm that kept updating its running statistics in ``train()`` would silently
     change the "frozen" pretrained layers, so ``train()`` puts those back into inference mode.
     """
 
-    def __init__(self, backbone: Backbone, head: nn.Module):
+    def __init__(self, backbone: Backbone, head: nn.Module, features: str = "pooled"):
         super().__init__()
         self.backbone = backbone
         self.head = head
+        self.features = features
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """What the head reads: the backbone's pooled output, or every block's (``features="blocks"``)."""
+        return BlockFeatures(self.backbone)(images) if self.features == "blocks" else self.backbone(images)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(images))
+        return self.head(self.embed(images))
 
     def train(self, mode: bool = True) -> "TransferNet":
         super().train(mode)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..backbones import load_backbone
 from ..data.dataset import ImageSet, check_images, find_images
+from ..runtime import pick_device
 from .similarity import StageEvidence, batchnorm_shift, probe_accuracies, stage_features
 
 # A stage whose BatchNorm inputs diverge from the source's by more than this (mean Gaussian KL per
@@ -57,8 +58,13 @@ def _sample(images: ImageSet, per_class: int, seed: int) -> ImageSet:
 
 
 def recommend(stages: list[StageEvidence], images_per_class: float, num_classes: int, backbone: str,
-              lr: float = 1e-3) -> Advice:
-    """The decision rule, from measured evidence (separate from measuring, so it can be read and tested)."""
+              lr: float = 1e-3, can_fine_tune: bool = True) -> Advice:
+    """The decision rule, from measured evidence (separate from measuring, so it can be read and tested).
+
+    ``can_fine_tune``: whether the run will get the compute fine-tuning needs (a GPU, or a training budget the
+    user chose). Without it, where the rule would fine-tune, multi-layer features of the frozen network are
+    advised instead: on 2 CPU cores within 45 s, fine-tuning lost 10-47 points to frozen features on
+    Fashion-MNIST, and multi-layer features gained 3-4 over them (benchmarks/compare_fashion_mnist.py)."""
     count = len(stages)
     shifts = [s.bn_shift for s in stages]
     far_from = next((i for i, s in enumerate(shifts) if s is not None and s > FAR_FROM_SOURCE), None)
@@ -99,20 +105,34 @@ def recommend(stages: list[StageEvidence], images_per_class: float, num_classes:
         freeze = int(np.clip(far_from if far_from is not None else count // 2, 1, count - 1))
         strategy = "partial"
         reasons.append(f"plenty of data -> freeze stages 1-{freeze} and fine-tune the rest.")
-    backbone_lr = None if strategy == "frozen" else lr / 10
+    if strategy == "frozen" and far_from is not None:
+        strategy = "multilayer"
+        reasons.append("data unlike the source -> read every block of the frozen network (multilayer), not only "
+                       "its last: early blocks keep the edges and textures the last one abstracts away.")
+    if strategy in ("partial", "full") and not can_fine_tune:
+        strategy, freeze = "multilayer", None
+        reasons.append("fine-tuning needs more compute than this run has (a CPU, no --epochs or --time-budget) "
+                       "-> multi-layer features of the frozen network instead (multilayer).")
+    backbone_lr = None if strategy in ("frozen", "multilayer") else lr / 10
     return Advice(strategy, freeze, lr, backbone_lr, images_per_class, num_classes, backbone, stages, reasons)
 
 
 def advise(data: str | Path | ImageSet, *, backbone: str = "efficientnet_lite0", in_chans: int = 3,
-           sample_per_class: int = 30, seed: int = 0, probe: bool = True) -> Advice:
-    """Measure the data (a sample of ``sample_per_class`` images per class) and recommend a strategy."""
+           sample_per_class: int = 30, seed: int = 0, probe: bool = True, weights: str | Path | None = None,
+           can_fine_tune: bool | None = None) -> Advice:
+    """Measure the data (a sample of ``sample_per_class`` images per class) and recommend a strategy.
+
+    ``weights``: a local weights file for backbones without bundled weights; ``can_fine_tune``: see
+    :func:`recommend` (default: whether this machine has a GPU)."""
+    if can_fine_tune is None:
+        can_fine_tune = pick_device("auto").type != "cpu"
     images = data if isinstance(data, ImageSet) else check_images(find_images(data), in_chans=in_chans)
     counts = list(images.class_counts().values())
     sample = _sample(images, sample_per_class, seed)
-    network = load_backbone(backbone, in_chans=in_chans)
+    network = load_backbone(backbone, in_chans=in_chans, weights=weights)
     shifts = batchnorm_shift(network, sample)
     probes = probe_accuracies(stage_features(network, sample), np.asarray(sample.labels), seed=seed) if probe \
         else [None] * len(shifts)
     evidence = [StageEvidence(stage.name, shift, accuracy)
                 for stage, shift, accuracy in zip(network.stages, shifts, probes)]
-    return recommend(evidence, float(np.median(counts)), len(images.classes), backbone)
+    return recommend(evidence, float(np.median(counts)), len(images.classes), backbone, can_fine_tune=can_fine_tune)

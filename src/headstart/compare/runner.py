@@ -26,7 +26,7 @@ from .text import DEFAULT_TEXT_SIZES, DEFAULT_TEXT_STRATEGIES, compare_text
 
 __all__ = ["CompareResult", "DEFAULT_SIZES", "DEFAULT_STRATEGIES", "compare"]
 
-DEFAULT_STRATEGIES = ("scratch", "frozen", "partial", "full", "prototype", "knn")
+DEFAULT_STRATEGIES = ("scratch", "frozen", "multilayer", "partial", "full", "prototype", "knn")
 DEFAULT_SIZES = (5, 10, 25, 50, 100, "all")
 DEFAULT_TIME_BUDGET = 45.0  # seconds of training per trained run: ~3,000 images at 64 px on 2 CPU cores
 SPLIT_SEED = 0
@@ -64,7 +64,7 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
         data: labelled images (class folders or a CSV of path,label) or labelled texts (CSV/TSV/JSONL with a
             text column, or class folders of .txt); the training pool, or pool + test split.
         backbone: registry name shared by every strategy (default ``efficientnet_lite0``; ``minilm`` for text).
-        strategies: names, a list or ``"scratch,frozen"`` (default: all six for images;
+        strategies: names, a list or ``"scratch,frozen"`` (default: all seven for images;
             scratch, frozen, prototype, knn, full for text). Images also take ``auto``: each subset gets
             what ``headstart advise`` recommends for it, which scores the advice against the rest.
         per_class: training examples per class, e.g. ``(5, 10, "all")``; each seed's smaller subsets lie
@@ -113,8 +113,9 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
     store = ResultStore.open(out, meta, resume=resume)
     todo, reused = store.missing(sizes, seeds, strategies)
     caches = store.out / "embedding-cache"
-    if any(strategy in EMBEDDING_STRATEGIES for _, _, strategy in todo):
-        _export_graph(backbone, image_size, pool, caches / "fit")
+    for features, wanted in (("pooled", (*EMBEDDING_STRATEGIES, "auto")), ("blocks", ("multilayer", "auto"))):
+        if any(strategy in wanted for _, _, strategy in todo):
+            _export_graph(backbone, image_size, pool, caches / "fit", features)
 
     def run_one(strategy: str, size: Size, seed: int) -> dict[str, Any]:
         subset = pool.subset(nested_subset(pool, size, seed))
@@ -146,6 +147,8 @@ def _run(strategy: str, subset: ImageSet, test: ImageSet, *, backbone: str, seed
     ``fit`` gets a cache emptied of embeddings (its exported inference graph kept), so its time counts every
     embedding of the subset; the test set's embeddings, the same for every run, come from a second cache."""
     EmbeddingCache(caches / "fit").clear(keep_graphs=True)
+    if strategy == "auto":  # as `headstart train DATA` runs it: the grid's training budget is not the user's
+        epochs = time_budget = None
     clf = ImageClassifier(backbone, strategy, epochs=epochs, time_budget=time_budget, image_size=image_size,
                           seed=seed, cache=caches / "fit", progress=False)
     with PeakMemory() as memory:
@@ -189,8 +192,9 @@ def _inspect_backbone(backbone: str, data: str | Path, pool: ImageSet, out: Path
         inspect(backbone, out=out, image=pool.paths[0], data=data)
 
 
-def _export_graph(backbone: str, image_size: int | None, pool: ImageSet, cache: Path) -> None:
-    """Embed one image into ``cache`` once, so the inference graph that embedding strategies run is exported
-    before the first timed fit rather than inside it."""
+def _export_graph(backbone: str, image_size: int | None, pool: ImageSet, cache: Path, features: str) -> None:
+    """Embed one image into ``cache`` once, so the inference graph that embedding strategies run (``features``:
+    pooled or blocks) is exported before the first timed fit rather than inside it."""
     network = load_backbone(backbone, image_size=image_size)
-    extract_embeddings(network, pool.subset([0]), cache=EmbeddingCache(cache), progress=False)
+    extract_embeddings(network, pool.subset([0]), cache=EmbeddingCache(cache), progress=False,
+                       stage="blocks" if features == "blocks" else None)

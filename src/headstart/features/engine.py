@@ -22,10 +22,12 @@ from torch import nn
 from ..backbones import Backbone
 from ..errors import ConfigError
 from ..atomic import write_atomically
+from .layers import BlockFeatures
 
 ENGINES = ("auto", "onnx", "torch", "compile")
 PRECISIONS = ("fp32", "bf16")
 Runner = Callable[[torch.Tensor], np.ndarray]
+Stage = int | str | None  # None: the pooled output; an int: that stage's output, pooled; "blocks": every block's
 
 
 def weights_digest(module: nn.Module) -> str:
@@ -70,34 +72,41 @@ class FromPixels(nn.Module):
         return self.network((pixels.float() / 255 - self.mean) / self.std)
 
 
-def resolve_engine(engine: str, precision: str, device: torch.device, stage: int | None) -> str:
+def feature_network(backbone: Backbone, stage: Stage) -> nn.Module:
+    """The module from normalised images to the features ``stage`` names."""
+    if stage == "blocks":
+        return BlockFeatures(backbone)
+    return backbone if stage is None else StageOutput(backbone, stage)
+
+
+def resolve_engine(engine: str, precision: str, device: torch.device, stage: Stage) -> str:
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}.", fix=f"Choose one of {', '.join(ENGINES)}.")
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}.", fix=f"Choose one of {', '.join(PRECISIONS)}.")
-    if engine == "onnx" and (precision != "fp32" or device.type != "cpu" or stage is not None):
-        raise ConfigError("the onnx engine runs fp32 pooled features on CPU only.",
-                          fix="Use --engine torch for bf16, GPUs or intermediate stages.")
+    exportable = stage is None or stage == "blocks"
+    if engine == "onnx" and (precision != "fp32" or device.type != "cpu" or not exportable):
+        raise ConfigError("the onnx engine runs fp32 pooled or multi-layer features on CPU only.",
+                          fix="Use --engine torch for bf16, GPUs or single intermediate stages.")
     if engine != "auto":
         return engine
-    return "onnx" if device.type == "cpu" and precision == "fp32" and stage is None else "torch"
+    return "onnx" if device.type == "cpu" and precision == "fp32" and exportable else "torch"
 
 
-def make_runner(backbone: Backbone, *, engine: str, precision: str, device: torch.device, stage: int | None,
+def make_runner(backbone: Backbone, *, engine: str, precision: str, device: torch.device, stage: Stage,
                 graph_path: Path | None) -> Runner:
     """A function from a batch of uint8 pixels (resized and cropped, ``make_pixel_transform``) to
     float32 features, for the resolved ``engine``."""
-    if engine == "onnx":  # pooled features in fp32 on CPU (see resolve_engine)
+    if engine == "onnx":  # pooled or multi-layer features in fp32 on CPU (see resolve_engine)
         graph_path = graph_path or Path(os.environ.get("TMPDIR", "/tmp")) / f"headstart-{os.getpid()}.onnx"
-        session = onnx_session(pixel_graph(backbone, graph_path), threads=os.cpu_count() or 1)
+        session = onnx_session(pixel_graph(backbone, graph_path, stage), threads=os.cpu_count() or 1)
 
         def run_onnx(batch: torch.Tensor) -> np.ndarray:
             return session.run(None, {"images": batch.contiguous().numpy()})[0]
 
         return run_onnx
     preprocessing = backbone.preprocessing
-    features: nn.Module = backbone.eval() if stage is None else StageOutput(backbone, stage).eval()
-    network = FromPixels(features, preprocessing.mean, preprocessing.std).eval()
+    network = FromPixels(feature_network(backbone.eval(), stage), preprocessing.mean, preprocessing.std).eval()
     network = network.to(device, memory_format=torch.channels_last)
     if engine == "compile":
         network = torch.compile(network)
@@ -110,12 +119,13 @@ def make_runner(backbone: Backbone, *, engine: str, precision: str, device: torc
     return run
 
 
-def pixel_graph(backbone: Backbone, graph_path: Path) -> Path:
-    """The pooled-feature graph of ``backbone`` fed uint8 pixels (see :class:`FromPixels`, any batch size),
-    exported to ONNX at ``graph_path`` unless it is there already; written atomically."""
+def pixel_graph(backbone: Backbone, graph_path: Path, stage: Stage = None) -> Path:
+    """The graph of ``backbone``'s features (pooled, or ``stage="blocks"``: multi-layer) fed uint8 pixels (see
+    :class:`FromPixels`, any batch size), exported to ONNX at ``graph_path`` unless it is there already;
+    written atomically."""
     if not graph_path.exists():
         preprocessing = backbone.preprocessing
-        network = FromPixels(backbone.eval(), preprocessing.mean, preprocessing.std).eval()
+        network = FromPixels(feature_network(backbone.eval(), stage), preprocessing.mean, preprocessing.std).eval()
         size = preprocessing.image_size
         example = torch.zeros(2, preprocessing.in_chans, size, size, dtype=torch.uint8)
 

@@ -20,10 +20,10 @@ from ..data.dataset import ImageDataset, ImageSet, make_pixel_transform
 from ..progress import progress_bar
 from ..runtime import loader_workers, pick_device
 from .cache import EmbeddingCache, describe_key, file_digests
-from .engine import Runner, make_runner, onnx_session, pixel_graph, resolve_engine, weights_digest
+from .engine import Runner, Stage, make_runner, onnx_session, pixel_graph, resolve_engine, weights_digest
 
 
-def extractor_description(backbone: Backbone, *, stage: int | None, tta: bool, precision: str,
+def extractor_description(backbone: Backbone, *, stage: Stage, tta: bool, precision: str,
                           background: str) -> dict:
     """Everything that determines an embedding besides the image itself."""
     return {"backbone": backbone.name, "weights": weights_digest(backbone), "in_chans": backbone.in_chans,
@@ -32,10 +32,11 @@ def extractor_description(backbone: Backbone, *, stage: int | None, tta: bool, p
 
 
 def extract_embeddings(backbone: Backbone, images: ImageSet, *, batch_size: int = 64, device: str = "auto",
-                       engine: str = "auto", precision: str = "fp32", stage: int | None = None,
+                       engine: str = "auto", precision: str = "fp32", stage: Stage = None,
                        tta: bool = False, cache: EmbeddingCache | None = None, background: str = "white",
                        progress: bool = True) -> np.ndarray:
-    """Features ``(len(images), d)`` float32: pooled output (or stage ``stage``'s, average-pooled).
+    """Features ``(len(images), d)`` float32: pooled output, or stage ``stage``'s average-pooled, or with
+    ``stage="blocks"`` every block's (:class:`~headstart.features.layers.BlockFeatures`).
 
     With a ``cache``, images already embedded by the same extractor are read back, and only the
     others run through the network. ``tta`` averages the embedding of the image and its mirror.
@@ -54,7 +55,8 @@ def extract_embeddings(backbone: Backbone, images: ImageSet, *, batch_size: int 
         todo = images.subset(missing)
         streams = min(os.cpu_count() or 1, -(-len(todo) // STREAM_BATCH))
         if engine == "onnx" and streams > 1:
-            computed = _run_streams(pixel_graph(backbone, graph), todo, backbone, streams, tta, background, progress)
+            computed = _run_streams(pixel_graph(backbone, graph, stage), todo, backbone, streams, tta, background,
+                                    progress)
         else:
             runner = make_runner(backbone, engine=engine, precision=precision, device=target, stage=stage,
                                  graph_path=graph)

@@ -7,14 +7,16 @@ the optimizer's parameter groups; training and heads make it happen.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 
-STRATEGIES = ("frozen", "partial", "full", "scratch", "prototype", "knn")
-EMBEDDING_STRATEGIES = ("frozen", "prototype", "knn")
+if TYPE_CHECKING:
+    from torch import nn
+
+STRATEGIES = ("frozen", "multilayer", "partial", "full", "scratch", "prototype", "knn")
+EMBEDDING_STRATEGIES = ("frozen", "multilayer", "prototype", "knn")
+FEATURES = {"multilayer": "blocks"}  # what the embedding strategies read; the rest: the pooled output
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,9 @@ class Strategy:
         backbone_lr_scale: learning rate of trainable backbone layers relative to the head's.
         warmup_fraction: share of the optimisation steps spent warming the learning rate up.
         on_embeddings: the backbone runs once to embed the data and a head is fitted on the
-            embeddings (``frozen``, ``prototype``, ``knn``).
+            embeddings (``frozen``, ``multilayer``, ``prototype``, ``knn``).
+        features: what is embedded: ``pooled`` (the backbone's output) or ``blocks`` (every block's output
+            pooled to 1x1 and 2x2, then the pooled output: ``multilayer``).
     """
 
     name: str
@@ -37,6 +41,7 @@ class Strategy:
     backbone_lr_scale: float = 1.0
     warmup_fraction: float = 0.0
     on_embeddings: bool = False
+    features: str = "pooled"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,7 +71,8 @@ def resolve_strategy(name: str, num_stages: int, freeze: float | int | str | Non
         raise ConfigError(f"--freeze applies to the partial strategy, not {name!r}.",
                           fix="Pass --strategy partial --freeze K, or drop --freeze.")
     if name in EMBEDDING_STRATEGIES:
-        return Strategy(name, pretrained=True, frozen_stages=num_stages, on_embeddings=True)
+        return Strategy(name, pretrained=True, frozen_stages=num_stages, on_embeddings=True,
+                        features=FEATURES.get(name, "pooled"))
     if name == "partial":
         return Strategy(name, pretrained=True, frozen_stages=_stage_count(freeze, num_stages),
                         backbone_lr_scale=0.1, warmup_fraction=0.1)
@@ -93,4 +99,4 @@ def apply_strategy(net: nn.Module, strategy: Strategy, lr: float) -> list[dict[s
     return groups
 
 
-__all__ = ["EMBEDDING_STRATEGIES", "STRATEGIES", "Strategy", "apply_strategy", "resolve_strategy"]
+__all__ = ["EMBEDDING_STRATEGIES", "FEATURES", "STRATEGIES", "Strategy", "apply_strategy", "resolve_strategy"]
