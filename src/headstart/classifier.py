@@ -30,6 +30,7 @@ from .heads import build_head, fit_head
 from .model import TransferNet
 from .runtime import loader_workers
 from .strategies import EMBEDDING_STRATEGIES, Strategy, resolve_strategy
+from .validation import FRACTION, IMAGE_SIZE, NON_NEGATIVE, POSITIVE, POSITIVE_INT, SEED, validate
 
 if TYPE_CHECKING:
     from .text.classifier import TextClassifier
@@ -73,6 +74,10 @@ class ImageClassifier:
         progress: show progress bars.
     """
 
+    _parameter_constraints = {"epochs": [POSITIVE_INT, None], "time_budget": [NON_NEGATIVE, None], "lr": [POSITIVE],
+                              "batch_size": [POSITIVE_INT], "image_size": [IMAGE_SIZE, None],
+                              "in_chans": [POSITIVE_INT], "val_fraction": [FRACTION], "seed": [SEED]}
+
     def __init__(self, backbone: str = "efficientnet_lite0", strategy: str = "auto", *,
                  freeze: float | int | str | None = None, head: str = "logreg", epochs: int | None = None,
                  time_budget: float | None = None, lr: float = 1e-3, batch_size: int = 32,
@@ -107,6 +112,7 @@ class ImageClassifier:
     # ----------------------------------------------------------------- fitting
     def fit(self, data: Data, val: Data | None = None) -> "ImageClassifier":
         """Learn from labelled images (a class-folder root, a CSV, or an :class:`ImageSet`)."""
+        validate(vars(self), self._parameter_constraints)
         if self.strategy == "frozen" and self.head in ("prototype", "knn"):
             raise ConfigError(f"{self.head!r} is a strategy of its own, not a head.",
                               fix=f"Pass --strategy {self.head}.")
@@ -120,7 +126,8 @@ class ImageClassifier:
             train, val_set = images, self._checked(val, classes=images.classes)
         name, freeze, self.advice_ = self.strategy, self.freeze, None
         if name == "auto":
-            advice = advise(train, backbone=self.backbone, in_chans=self.in_chans, seed=self.seed)
+            advice = advise(train, backbone=self.backbone, in_chans=self.in_chans, weights=self.weights,
+                            seed=self.seed)
             name, freeze, self.advice_ = advice.strategy, advice.freeze, advice.to_dict()
         started = time.perf_counter()
         # A validation split carved from small data has done its job once it has scored a head fitted on
@@ -247,6 +254,7 @@ class ImageClassifier:
 
     def predict_top_k(self, images: Sequence[str | Path], k: int = 3) -> list[list[tuple[str, float]]]:
         """The ``k`` most probable classes with their probabilities, per image."""
+        validate({"k": k}, {"k": [POSITIVE_INT]}, flags={"k": "--top-k"})
         probabilities = self.predict_proba(images)
         k = min(k, len(self.classes_))
         return [[(self.classes_[i], float(row[i])) for i in np.argsort(-row)[:k]] for row in probabilities]

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..backbones import load_backbone
 from ..data.dataset import ImageSet, check_images, find_images
+from ..validation import POSITIVE_INT, SEED, validate
 from .similarity import StageEvidence, batchnorm_shift, probe_accuracies, stage_features
 
 # A stage whose BatchNorm inputs diverge from the source's by more than this (mean Gaussian KL per
@@ -104,12 +105,17 @@ def recommend(stages: list[StageEvidence], images_per_class: float, num_classes:
 
 
 def advise(data: str | Path | ImageSet, *, backbone: str = "efficientnet_lite0", in_chans: int = 3,
-           sample_per_class: int = 30, seed: int = 0, probe: bool = True) -> Advice:
-    """Measure the data (a sample of ``sample_per_class`` images per class) and recommend a strategy."""
+           weights: str | Path | None = None, sample_per_class: int = 30, seed: int = 0,
+           probe: bool = True) -> Advice:
+    """Measure the data (a sample of ``sample_per_class`` images per class) and recommend a strategy.
+
+    ``weights``: a local weights file for a backbone without bundled weights (as ``--weights``)."""
+    validate({"in_chans": in_chans, "sample_per_class": sample_per_class, "seed": seed},
+             {"in_chans": [POSITIVE_INT], "sample_per_class": [POSITIVE_INT], "seed": [SEED]})
     images = data if isinstance(data, ImageSet) else check_images(find_images(data), in_chans=in_chans)
     counts = list(images.class_counts().values())
     sample = _sample(images, sample_per_class, seed)
-    network = load_backbone(backbone, in_chans=in_chans)
+    network = load_backbone(backbone, in_chans=in_chans, weights=weights)
     shifts = batchnorm_shift(network, sample)
     probes = probe_accuracies(stage_features(network, sample), np.asarray(sample.labels), seed=seed) if probe \
         else [None] * len(shifts)

@@ -15,6 +15,7 @@ from ..data.text import is_text_data
 from ..errors import ConfigError
 from ..features import EmbeddingCache, extract_embeddings
 from ..runtime import describe_machine
+from ..validation import FRACTION, IMAGE_SIZE, NON_NEGATIVE, POSITIVE_INT, validate
 from ..strategies import EMBEDDING_STRATEGIES
 from .grid import Size, check_sizes, check_test_classes, nested_subset, parse_sizes, \
     parse_strategies, split_test
@@ -83,6 +84,10 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
         task: ``image``, ``text`` or ``auto`` (from ``data``).
         text_column, label_column: the columns of a table of texts.
     """
+    validate({"seeds": seeds, "test_fraction": test_fraction, "image_size": image_size, "epochs": epochs,
+              "time_budget": time_budget},
+             {"seeds": [POSITIVE_INT], "test_fraction": [FRACTION], "image_size": [IMAGE_SIZE, None],
+              "epochs": [POSITIVE_INT, None], "time_budget": [NON_NEGATIVE, None]})
     if task not in ("auto", "image", "text"):
         raise ConfigError(f"unknown task {task!r}.", fix="Pass task='image', 'text' or 'auto'.")
     if task == "text" or (task == "auto" and is_text_data(data, text_column=text_column)):
@@ -95,8 +100,6 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
     backbone = backbone or "efficientnet_lite0"
     strategies = parse_strategies(strategies or DEFAULT_STRATEGIES)
     sizes = parse_sizes(per_class or DEFAULT_SIZES)
-    if seeds < 1:
-        raise ConfigError(f"--seeds must be at least 1, got {seeds}.", fix="Pass --seeds 3.")
     images, pool, test_set = _load(data, test, test_fraction)
     check_sizes(pool, sizes, after_split=test is None)
     native = native_size(pool)

@@ -110,7 +110,7 @@ class SentenceTransformerEncoder(TextEncoder):
                                         show_progress_bar=progress, convert_to_numpy=True, normalize_embeddings=True)
             vectors = np.asarray(vectors, dtype=np.float32)
             if self.cache is not None:
-                self.cache.register(key, {"text_encoder": self.fingerprint})
+                self.cache.register(key, {"text_encoder": self.fingerprint}, dim=vectors.shape[1])
                 self.cache.put_many(key, ((digests[i], row) for i, row in zip(missing, vectors)))
             for i, row in zip(missing, vectors):
                 found[i] = row

@@ -14,7 +14,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch.utils.data import DataLoader
 
-from ..data.dataset import ImageDataset, ImageSet, class_weights, make_transform
+from ..data.dataset import ImageDataset, ImageSet, class_weights, decode_side, make_transform
 from ..model import TransferNet
 from ..runtime import loader_workers
 from ..strategies import Strategy, apply_strategy
@@ -55,11 +55,13 @@ def fit_network(net: TransferNet, strategy: Strategy, train: ImageSet, val: Imag
     preprocessing = net.backbone.preprocessing
     in_chans = net.backbone.in_chans
     workers = loader_workers()
+    side = decode_side(preprocessing)
     train_loader = DataLoader(
-        ImageDataset(train, make_transform(preprocessing, train=True), in_chans, background),
+        ImageDataset(train, make_transform(preprocessing, train=True), in_chans, background, min_side=side),
         batch_size=batch_size, shuffle=True, drop_last=len(train) > batch_size, num_workers=workers,
         persistent_workers=True, generator=torch.Generator().manual_seed(seed))
-    val_loader = DataLoader(ImageDataset(val, make_transform(preprocessing, train=False), in_chans, background),
+    val_loader = DataLoader(ImageDataset(val, make_transform(preprocessing, train=False), in_chans, background,
+                                         min_side=side),
                             batch_size=batch_size * 2, num_workers=workers, persistent_workers=True)
     net.to(memory_format=torch.channels_last)
     module = TransferModule(net, groups, warmup_fraction=strategy.warmup_fraction,
