@@ -117,6 +117,7 @@ def _save_or_rescue(clf: Any, out: Path) -> Path:
 
 
 def _train(args: argparse.Namespace) -> dict[str, Any]:
+    from .analysis.advise import advice_paragraph
     from .classifier import ImageClassifier
     from .text.classifier import TextClassifier
 
@@ -154,8 +155,9 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         _print_skipped(skipped)
         if unit == "texts":
             err_console.print(clf.report_.summary())
+            _print_text_notes(clf.training_)
         if "advice" in result:
-            console.print("auto: " + "; ".join(result["advice"]["reasons"]))
+            console.print("auto: " + advice_paragraph(result["advice"]["reasons"]), highlight=False)
         console.print(f"[bold]{strategy_name}[/] {result['backbone']}: validation accuracy "
                       f"[bold]{clf.val_accuracy_:.1%}[/] on {result.get('val_' + unit, '?')} {unit}, "
                       f"trained in {result['seconds']:.1f} s -> {path}")
@@ -172,14 +174,16 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
 
 def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from .classifier import load
+    from .text.classifier import TextClassifier
 
     clf = load(args.model)
     clf.strict, clf.progress = args.strict, False
     report = clf.evaluate(args.data)
     report.setdefault("skipped", [])
+    text = isinstance(clf, TextClassifier)
     if not args.json:
         table = Table(title=f"accuracy {report['accuracy']:.1%}  macro-F1 {report['macro_f1']:.3f}  "
-                            f"({report['n']} images)")
+                            f"({report['n']} {'texts' if text else 'images'})")
         for column in ("class", "precision", "recall", "F1", "support"):
             table.add_column(column, justify="left" if column == "class" else "right")
         for name, row in report["per_class"].items():
@@ -194,6 +198,9 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
             matrix.add_row(f"{index} {name}", *map(str, row))
         console.print(matrix)
         _print_skipped([(s["file"], s["reason"]) for s in report["skipped"]])
+        if text:
+            err_console.print(report["data"]["summary"])
+            _print_text_notes(report)
     return report
 
 
@@ -409,6 +416,16 @@ def _compare(args: argparse.Namespace) -> dict[str, Any]:
             console.print(line, highlight=False)
         console.print(f"{result.executed} run(s) now, {result.reused} resumed -> {result.report}")
     return result.to_dict()
+
+
+def _print_text_notes(notes: dict[str, Any]) -> None:
+    """Texts the encoder cut or could not read a word of (counted in metrics.json or the evaluation report)."""
+    if notes.get("truncated_texts"):
+        err_console.print(f"[yellow]note:[/] {notes['truncated_texts']} text(s) longer than the encoder reads were "
+                          "cut to their first tokens (--max-length sets how many, up to the encoder's limit)")
+    if notes.get("texts_without_known_words"):
+        err_console.print(f"[yellow]note:[/] {notes['texts_without_known_words']} text(s) hold no word the word "
+                          "vectors know and were embedded as zeros")
 
 
 def _print_skipped(skipped: Sequence[tuple[str, str]]) -> None:

@@ -163,8 +163,12 @@ def check_images(images: ImageSet, *, in_chans: int = 3, strict: bool = False, w
         raise DataError(f"{bad[0][1]}; {len(bad)} unreadable image(s) in all.", path=bad[0][0],
                         fix="Remove or replace the file, or drop --strict to skip unreadable images.")
     keep = [i for i, reason in enumerate(problems) if reason is None]
+    if not images.paths:
+        raise DataError("no images.", path=images.source, fix="Pass image files or folders of images.")
     if not keep:
-        raise DataError("no readable images.", path=images.source, fix="Check that the files are images.")
+        more = f"none of the {len(bad)} images is readable" if len(bad) > 1 else "it is the only image"
+        raise DataError(f"{bad[0][1]}; {more}.", path=bad[0][0],
+                        fix="Replace it with a readable image (JPEG, PNG, BMP, GIF, TIFF, WebP, PPM/PGM).")
     checked = replace(images.subset(keep), skipped=images.skipped + bad)
     before, after = images.class_counts(), checked.class_counts()
     emptied = [name for name in images.classes if before[name] > 0 and after[name] == 0]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import tempfile
 import time
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -69,7 +72,8 @@ def fit_network(net: TransferNet, strategy: Strategy, train: ImageSet, val: Imag
     net.train()  # Lightning keeps the modes it finds; this puts frozen BatchNorm layers in inference mode
     max_epochs = epochs or default_epochs(len(train))
     _quiet_lightning()
-    with tempfile.TemporaryDirectory(prefix="headstart-ckpt-") as checkpoints:
+    _remove_orphaned_checkpoints()
+    with tempfile.TemporaryDirectory(prefix=f"{CHECKPOINT_PREFIX}{os.getpid()}-") as checkpoints:
         best = ModelCheckpoint(dirpath=checkpoints, monitor="val_acc", mode="max", save_top_k=1,
                                save_weights_only=True)
         stop = EarlyStopping(monitor="val_loss", mode="min", patience=patience)
@@ -94,6 +98,28 @@ def fit_network(net: TransferNet, strategy: Strategy, train: ImageSet, val: Imag
     return TrainingResult(epochs_run=epochs_run, best_val_acc=float(best.best_model_score or 0.0),
                           seconds=seconds, images_per_second=epochs_run * len(train) / max(seconds, 1e-9),
                           trainable_parameters=net.trainable_parameter_count())
+
+
+CHECKPOINT_PREFIX = "headstart-ckpt-"
+
+
+def _remove_orphaned_checkpoints() -> None:
+    """Delete the checkpoint folders of trainings whose process is gone (killed with -9, so no cleanup ran);
+    each folder is named after its process id."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{CHECKPOINT_PREFIX}*-*"):
+        pid = folder.name[len(CHECKPOINT_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _quiet_lightning() -> None:
