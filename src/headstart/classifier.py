@@ -21,6 +21,8 @@ from .backbones.registry import resolve_spec
 from .bundle import load_bundle, save_bundle
 from .data.dataset import ImageDataset, ImageSet, check_images, class_weights, find_images, make_transform, \
     native_size, stratified_split, trained_image_size
+from .data.digest import file_digests
+from .data.duplicates import duplicate_warnings, leakage_warning
 from .data.images import is_image_file
 from .errors import ConfigError, DataError
 from .evaluation import summarize
@@ -124,6 +126,9 @@ class ImageClassifier:
             train, val_set = stratified_split(images, self.val_fraction, self.seed)
         else:
             train, val_set = images, self._checked(val, classes=images.classes)
+        self.train_digests_ = sorted(set(file_digests(images.paths)))
+        self.data_warnings_ = duplicate_warnings(images) + ([] if val is None else list(filter(None, [
+            leakage_warning(self.train_digests_, val_set, role="validation")])))
         name, freeze, self.advice_ = self.strategy, self.freeze, None
         if name == "auto":
             advice = advise(train, backbone=self.backbone, in_chans=self.in_chans, weights=self.weights,
@@ -266,6 +271,7 @@ class ImageClassifier:
         predictions = self.predict_proba(images).argmax(1)
         report = summarize(images.labels, predictions, self.classes_)
         report["skipped"] = [{"file": f, "reason": r} for f, r in images.skipped]
+        report["warnings"] = list(filter(None, [leakage_warning(self.train_digests_, images, role="evaluation")]))
         return report
 
     def score(self, data: Data) -> float:
@@ -291,6 +297,7 @@ class ImageClassifier:
             "tta": self.tta,
             "advice": self.advice_,
             "training": self.training_,
+            "train_digests": self.train_digests_,
             "state_dict": self.net_.state_dict(),
         }, path)
 
@@ -311,6 +318,7 @@ class ImageClassifier:
         clf.net_, clf.classes_, clf.strategy_ = net.eval(), list(document["classes"]), strategy
         clf.head_, clf.head_options_, clf.training_ = head_spec["kind"], head_spec["options"], document["training"]
         clf.skipped_, clf.advice_ = [], document["advice"]
+        clf.train_digests_, clf.data_warnings_ = document.get("train_digests", []), []
         return clf
 
 

@@ -149,10 +149,12 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     result = {"model": str(path), "classes": clf.classes_, "strategy": strategy_name, "head": clf.head_,
               "backbone": clf.backbone if isinstance(clf.backbone, str) else clf.backbone.name, **clf.training_,
               "skipped": [{"file": f, "reason": r} for f, r in skipped],
+              "warnings": getattr(clf, "data_warnings_", []),
               **({"advice": clf.advice_} if getattr(clf, "advice_", None) else {})}
     write_text_atomically(out / "metrics.json", json.dumps(result, indent=2, default=str))
     if not args.json:
         _print_skipped(skipped)
+        _print_warnings(result["warnings"])
         if unit == "texts":
             err_console.print(clf.report_.summary())
             _print_text_notes(clf.training_)
@@ -180,6 +182,7 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
     clf.strict, clf.progress = args.strict, False
     report = clf.evaluate(args.data)
     report.setdefault("skipped", [])
+    report.setdefault("warnings", [])
     text = isinstance(clf, TextClassifier)
     if not args.json:
         table = Table(title=f"accuracy {report['accuracy']:.1%}  macro-F1 {report['macro_f1']:.3f}  "
@@ -198,6 +201,7 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
             matrix.add_row(f"{index} {name}", *map(str, row))
         console.print(matrix)
         _print_skipped([(s["file"], s["reason"]) for s in report["skipped"]])
+        _print_warnings(report["warnings"])
         if text:
             err_console.print(report["data"]["summary"])
             _print_text_notes(report)
@@ -426,6 +430,11 @@ def _print_text_notes(notes: dict[str, Any]) -> None:
     if notes.get("texts_without_known_words"):
         err_console.print(f"[yellow]note:[/] {notes['texts_without_known_words']} text(s) hold no word the word "
                           "vectors know and were embedded as zeros")
+
+
+def _print_warnings(warnings: Sequence[str]) -> None:
+    for warning in warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 def _print_skipped(skipped: Sequence[tuple[str, str]]) -> None:

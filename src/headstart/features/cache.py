@@ -11,18 +11,19 @@ again and overwritten.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from ..atomic import write_atomically, write_text_atomically
+from ..data.digest import file_digest, file_digests
+
+__all__ = ["EmbeddingCache", "default_cache_dir", "describe_key", "file_digest", "file_digests", "open_cache"]
 
 
 def default_cache_dir() -> Path:
@@ -31,31 +32,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ["HEADSTART_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "headstart"
-
-
-def file_digest(path: str | Path) -> str:
-    """BLAKE2b-128 of the file's content.
-
-    Remembered for this process by the file's identity and change times (device, inode, size, mtime and
-    ctime in ns), so a ``fit`` that checks its images against the cache and then embeds them reads each
-    file once. Any write to the file changes its ctime, which no user tool can set back."""
-    stat = os.stat(path)
-    return _content_digest(os.fspath(path), (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns,
-                                             stat.st_ctime_ns))
-
-
-@functools.lru_cache(maxsize=1 << 17)
-def _content_digest(path: str, identity: tuple[int, ...]) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_digests(paths: Sequence[str | Path], workers: int = 4) -> list[str]:
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(file_digest, paths))
 
 
 def open_cache(setting: bool | str | Path) -> "EmbeddingCache | None":
