@@ -129,6 +129,16 @@ def test_unreadable_files_are_skipped_and_listed_or_fail_with_strict(tmp_path, d
     assert code == 1 and "--strict" in err and not (tmp_path / "strict").exists()
 
 
+def test_non_utf8_names_and_symlink_loops_do_not_stop_training(tmp_path, data, capsys):
+    root = copy_data(data, tmp_path / "data")
+    image = next((root / "bag").iterdir())
+    os.rename(image, os.path.join(os.fsencode(root / "bag"), b"caf\xe9-latin1.png"))  # not valid UTF-8
+    (root / "bag" / "loop").symlink_to(root / "bag", target_is_directory=True)
+    code, out, err = cli(capsys, "--json", "train", root, "--strategy", "prototype", "--out", tmp_path / "out")
+    assert code == 0, err
+    assert json.loads(out)["train_images"] + json.loads(out)["val_images"] == 48  # each image once
+
+
 def test_predict_on_only_unreadable_images_names_the_file_and_the_reason(tmp_path, model, capsys):
     (tmp_path / "photos").mkdir()
     broken = tmp_path / "photos" / "broken.jpg"
@@ -413,6 +423,16 @@ def test_duplicates_label_conflicts_and_leakage_are_reported(tmp_path, data, mod
     assert "not a test on unseen images" in report["warnings"][0]
     code, out, err = cli(capsys, "--json", "evaluate", model, fashion_small[1])  # unseen images
     assert code == 0 and json.loads(out)["warnings"] == []
+
+
+def test_compare_warns_when_its_test_set_shares_images_with_the_training_pool(tmp_path, data, fashion_small):
+    test = copy_data(fashion_small[1], tmp_path / "test")
+    shutil.copy(next((data / "bag").iterdir()), test / "bag" / "leaked.png")
+    result = headstart.compare(data, test=test, strategies="prototype", per_class=[2], seeds=1, out=tmp_path / "cmp",
+                               progress=False)
+    leak = "1 of the 25 test images"
+    assert any(leak in line and "leaked.png" in line for line in result.summary)
+    assert leak in json.loads((tmp_path / "cmp" / "results.json").read_text())["data"]["warnings"][0]
 
 
 # -------------------------------------------------------------------------------------------------- output
