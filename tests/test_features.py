@@ -100,22 +100,40 @@ def test_an_interrupted_write_leaves_no_readable_entry(tmp_path, monkeypatch):
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]  # no temporary file left behind
 
 
-def _writer(root: str, seed: int) -> None:
+ENTRY_FLOATS = 1 << 18  # 1 MB per entry: written in many pieces, so a non-atomic write can be caught torn
+
+
+def _writer(root: str, seed: int, rounds: int) -> None:
+    """Rewrite the same few entries over and over with this writer's own value."""
     cache = EmbeddingCache(root)
-    for i in range(200):
-        cache.put("extractor", f"{i:032x}", np.full(256, i, np.float32))
+    for _ in range(rounds):
+        for i in range(4):
+            cache.put("extractor", f"{i:032x}", np.full(ENTRY_FLOATS, seed, np.float32))
 
 
-def test_two_processes_writing_at_once_leave_whole_entries(tmp_path):
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_writer, args=(str(tmp_path), s)) for s in range(2)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(60)
+def test_readers_see_one_whole_version_while_two_processes_rewrite_the_same_entries(tmp_path):
     cache = EmbeddingCache(tmp_path)
-    for i in range(200):
-        np.testing.assert_array_equal(cache.get("extractor", f"{i:032x}"), np.full(256, i, np.float32))
+    for i in range(4):
+        cache.put("extractor", f"{i:032x}", np.full(ENTRY_FLOATS, 0, np.float32))
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_writer, args=(str(tmp_path), seed, 40)) for seed in (1, 2)]
+    for writer in writers:
+        writer.start()
+    seen, reads = set(), 0
+    while any(w.is_alive() for w in writers) or reads < 20:  # reads interleaved with the writes
+        for i in range(4):
+            entry = cache.get("extractor", f"{i:032x}")
+            assert entry is not None and entry.shape == (ENTRY_FLOATS,), "a reader saw a half-written entry"
+            values = set(np.unique(entry).tolist())
+            assert len(values) == 1 and values <= {0.0, 1.0, 2.0}, f"a torn entry mixing versions {values}"
+            seen |= values
+            reads += 1
+    for writer in writers:
+        writer.join(60)
+        assert writer.exitcode == 0
+    assert {1.0, 2.0} & seen  # the reads did overlap the writes
+    for i in range(4):
+        assert set(np.unique(cache.get("extractor", f"{i:032x}")).tolist()) in ({1.0}, {2.0})
 
 
 def test_cache_key_covers_weights_and_preprocessing(lite0):

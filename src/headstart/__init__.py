@@ -5,17 +5,44 @@
     clf.predict(["photo.jpg"]); clf.save("model.pt"); headstart.load("model.pt")
 
     headstart.TextClassifier(backbone="minilm", strategy="frozen").fit("reviews.csv")
+
+The public names are imported on first use (torch and friends take seconds to import), so
+``import headstart`` and ``headstart --help`` stay instant.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import BackboneError, BundleError, ConfigError, DataError, HeadstartError, StorageError
 
 __version__ = "0.1.0"
 
-from .analysis import advise  # noqa: E402
-from .backbones import list_backbones, load_backbone  # noqa: E402
-from .classifier import ImageClassifier, load  # noqa: E402
-from .compare import CompareResult, compare  # noqa: E402
-from .text.classifier import TextClassifier  # noqa: E402
-from .errors import BackboneError, BundleError, ConfigError, DataError, HeadstartError  # noqa: E402
+_LAZY = {"advise": ".analysis", "list_backbones": ".backbones", "load_backbone": ".backbones",
+         "ImageClassifier": ".classifier", "load": ".classifier", "CompareResult": ".compare", "compare": ".compare",
+         "TextClassifier": ".text.classifier"}
+
+if TYPE_CHECKING:
+    from .analysis import advise
+    from .backbones import list_backbones, load_backbone
+    from .classifier import ImageClassifier, load
+    from .compare import CompareResult, compare
+    from .text.classifier import TextClassifier
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'headstart' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = ["BackboneError", "BundleError", "CompareResult", "ConfigError", "DataError", "HeadstartError",
-           "ImageClassifier", "TextClassifier", "__version__", "advise", "compare", "list_backbones", "load",
-           "load_backbone"]
+           "ImageClassifier", "StorageError", "TextClassifier", "__version__", "advise", "compare",
+           "list_backbones", "load", "load_backbone"]

@@ -21,6 +21,8 @@ from .backbones.registry import resolve_spec
 from .bundle import load_bundle, save_bundle
 from .data.dataset import ImageDataset, ImageSet, check_images, class_weights, find_images, make_transform, \
     native_size, stratified_split, trained_image_size
+from .data.digest import file_digests
+from .data.duplicates import duplicate_warnings, leakage_warning
 from .data.images import is_image_file
 from .errors import ConfigError, DataError
 from .evaluation import summarize
@@ -31,6 +33,7 @@ from .heads import build_head, fit_head
 from .model import TransferNet
 from .runtime import loader_workers, pick_device
 from .strategies import EMBEDDING_STRATEGIES, Strategy, resolve_strategy
+from .validation import FRACTION, IMAGE_SIZE, NON_NEGATIVE, POSITIVE, POSITIVE_INT, SEED, validate
 
 if TYPE_CHECKING:
     from .text.classifier import TextClassifier
@@ -75,6 +78,10 @@ class ImageClassifier:
         progress: show progress bars.
     """
 
+    _parameter_constraints = {"epochs": [POSITIVE_INT, None], "time_budget": [NON_NEGATIVE, None], "lr": [POSITIVE],
+                              "batch_size": [POSITIVE_INT], "image_size": [IMAGE_SIZE, None],
+                              "in_chans": [POSITIVE_INT], "val_fraction": [FRACTION], "seed": [SEED]}
+
     def __init__(self, backbone: str = "efficientnet_lite0", strategy: str = "auto", *,
                  freeze: float | int | str | None = None, head: str = "logreg", epochs: int | None = None,
                  time_budget: float | None = None, lr: float = 1e-3, batch_size: int = 32,
@@ -109,6 +116,7 @@ class ImageClassifier:
     # ----------------------------------------------------------------- fitting
     def fit(self, data: Data, val: Data | None = None) -> "ImageClassifier":
         """Learn from labelled images (a class-folder root, a CSV, or an :class:`ImageSet`)."""
+        validate(vars(self), self._parameter_constraints)
         if self.strategy == "frozen" and self.head in ("prototype", "knn"):
             raise ConfigError(f"{self.head!r} is a strategy of its own, not a head.",
                               fix=f"Pass --strategy {self.head}.")
@@ -120,6 +128,9 @@ class ImageClassifier:
             train, val_set = stratified_split(images, self.val_fraction, self.seed)
         else:
             train, val_set = images, self._checked(val, classes=images.classes)
+        self.train_digests_ = sorted(set(file_digests(images.paths)))
+        self.data_warnings_ = duplicate_warnings(images) + ([] if val is None else list(filter(None, [
+            leakage_warning(self.train_digests_, val_set, role="validation")])))
         started = time.perf_counter()
         # A validation split carved from small data has done its job once it has scored a head fitted on
         # embeddings; the final head then learns from every image (LogisticRegressionCV refits likewise).
@@ -274,6 +285,7 @@ class ImageClassifier:
 
     def predict_top_k(self, images: Sequence[str | Path], k: int = 3) -> list[list[tuple[str, float]]]:
         """The ``k`` most probable classes with their probabilities, per image."""
+        validate({"k": k}, {"k": [POSITIVE_INT]}, flags={"k": "--top-k"})
         probabilities = self.predict_proba(images)
         k = min(k, len(self.classes_))
         return [[(self.classes_[i], float(row[i])) for i in np.argsort(-row)[:k]] for row in probabilities]
@@ -285,6 +297,7 @@ class ImageClassifier:
         predictions = self.predict_proba(images).argmax(1)
         report = summarize(images.labels, predictions, self.classes_)
         report["skipped"] = [{"file": f, "reason": r} for f, r in images.skipped]
+        report["warnings"] = list(filter(None, [leakage_warning(self.train_digests_, images, role="evaluation")]))
         return report
 
     def score(self, data: Data) -> float:
@@ -310,6 +323,7 @@ class ImageClassifier:
             "tta": self.tta,
             "advice": self.advice_,
             "training": self.training_,
+            "train_digests": self.train_digests_,
             "state_dict": self.net_.state_dict(),
         }, path)
 
@@ -332,6 +346,7 @@ class ImageClassifier:
         clf.net_, clf.classes_, clf.strategy_ = net.eval(), list(document["classes"]), strategy
         clf.head_, clf.head_options_, clf.training_ = head_spec["kind"], head_spec["options"], document["training"]
         clf.skipped_, clf.advice_ = [], document["advice"]
+        clf.train_digests_, clf.data_warnings_ = document.get("train_digests", []), []
         return clf
 
 

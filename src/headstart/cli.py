@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
+import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, TextIO
 
 from rich.console import Console
 from rich.table import Table
 
-from .atomic import write_text_atomically
-from .errors import HeadstartError
+from .atomic import check_writable_folder, write_text_atomically
+from .errors import HeadstartError, StorageError
 from .strategies import STRATEGIES
 
-console = Console(stderr=False)
-err_console = Console(stderr=True)
+
+
+def _console(stream: TextIO, **options: Any) -> Console:
+    """A console that never cuts a name: at a terminal its width, piped or redirected no width limit."""
+    return Console(width=None if stream.isatty() else 100_000, **options)
+
+
+console = _console(sys.stdout)
+err_console = _console(sys.stderr, stderr=True)
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:
@@ -79,10 +89,41 @@ def _is_text(args: argparse.Namespace) -> bool:
     return args.task == "text" or (args.task == "auto" and is_text_data(args.data, text_column=args.text_column))
 
 
+def _out_folder(out: str) -> Path:
+    """``--out`` checked before any work: a writable folder, never a ``.pt`` file name (a model is always
+    ``FOLDER/model.pt`` beside ``FOLDER/metrics.json``)."""
+    folder = Path(out)
+    if folder.suffix == ".pt" and not folder.is_dir():
+        raise StorageError("--out names the folder to write model.pt and metrics.json into, not the model file.",
+                           path=folder, fix=f"Pass --out {folder.with_suffix('')}/ (the model is then "
+                                            f"{folder.with_suffix('') / 'model.pt'}).")
+    return check_writable_folder(folder)
+
+
+def _save_or_rescue(clf: Any, out: Path) -> Path:
+    """Save the fitted model into ``out``; if that fails, save it in the temporary folder and say where."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return clf.save(out)
+    except (HeadstartError, OSError) as error:
+        problem = error.problem if isinstance(error, HeadstartError) else f"{type(error).__name__}: {error}"
+        rescue = Path(tempfile.gettempdir()) / f"headstart-rescued-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+        try:
+            clf.save(rescue)
+        except (HeadstartError, OSError):
+            raise StorageError(f"the trained model could not be saved ({problem}), nor kept in {rescue.parent}.",
+                               path=out, fix="Free some space or pass another --out, then train again.") from error
+        raise StorageError(f"the trained model could not be saved here ({problem}).", path=out,
+                           fix=f"It was kept in {rescue}: move it where you want it (predict, evaluate and "
+                               "inspect take that file as it is).") from error
+
+
 def _train(args: argparse.Namespace) -> dict[str, Any]:
+    from .analysis.advise import advice_paragraph
     from .classifier import ImageClassifier
     from .text.classifier import TextClassifier
 
+    out = _out_folder(args.out)
     text = _is_text(args)
     strategy = "scratch" if args.no_pretrained else args.strategy or ("frozen" if text else "auto")
     if text:
@@ -96,7 +137,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         clf = ImageClassifier(
             backbone=args.backbone or "efficientnet_lite0", strategy=strategy, freeze=args.freeze, head=args.head,
             epochs=args.epochs, time_budget=args.time_budget, lr=1e-3 if args.lr is None else args.lr,
-            batch_size=args.batch_size or 32,
+            batch_size=32 if args.batch_size is None else args.batch_size,
             image_size=args.image_size, in_chans=args.in_chans, weights=args.weights,
             val_fraction=args.val_fraction, use_class_weights=args.class_weights, strict=args.strict,
             background=args.background, accelerator=args.accelerator, engine=args.engine,
@@ -105,21 +146,22 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         unit = "images"
     clf.fit(args.data, val=args.val)
     strategy_name = clf.strategy_ if isinstance(clf.strategy_, str) else clf.strategy_.name
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = clf.save(out)
+    path = _save_or_rescue(clf, out)
     skipped = getattr(clf, "skipped_", [])
     result = {"model": str(path), "classes": clf.classes_, "strategy": strategy_name, "head": clf.head_,
               "backbone": clf.backbone if isinstance(clf.backbone, str) else clf.backbone.name, **clf.training_,
               "skipped": [{"file": f, "reason": r} for f, r in skipped],
+              "warnings": getattr(clf, "data_warnings_", []),
               **({"advice": clf.advice_} if getattr(clf, "advice_", None) else {})}
     write_text_atomically(out / "metrics.json", json.dumps(result, indent=2, default=str))
     if not args.json:
         _print_skipped(skipped)
+        _print_warnings(result["warnings"])
         if unit == "texts":
             err_console.print(clf.report_.summary())
+            _print_text_notes(clf.training_)
         if "advice" in result:
-            console.print("auto: " + "; ".join(result["advice"]["reasons"]))
+            console.print("auto: " + advice_paragraph(result["advice"]["reasons"]), highlight=False)
             scored = ", ".join(f"{c['strategy']} {c['val_accuracy']:.1%} ({c['seconds']:.1f} s)"
                                for c in result["advice"]["candidates"])
             console.print(f"auto scored on the validation split: {scored} -> kept {result['advice']['chosen']}",
@@ -140,14 +182,17 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
 
 def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from .classifier import load
+    from .text.classifier import TextClassifier
 
     clf = load(args.model)
     clf.strict, clf.progress = args.strict, False
     report = clf.evaluate(args.data)
     report.setdefault("skipped", [])
+    report.setdefault("warnings", [])
+    text = isinstance(clf, TextClassifier)
     if not args.json:
         table = Table(title=f"accuracy {report['accuracy']:.1%}  macro-F1 {report['macro_f1']:.3f}  "
-                            f"({report['n']} images)")
+                            f"({report['n']} {'texts' if text else 'images'})")
         for column in ("class", "precision", "recall", "F1", "support"):
             table.add_column(column, justify="left" if column == "class" else "right")
         for name, row in report["per_class"].items():
@@ -162,6 +207,10 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
             matrix.add_row(f"{index} {name}", *map(str, row))
         console.print(matrix)
         _print_skipped([(s["file"], s["reason"]) for s in report["skipped"]])
+        _print_warnings(report["warnings"])
+        if text:
+            err_console.print(report["data"]["summary"])
+            _print_text_notes(report)
     return report
 
 
@@ -250,6 +299,7 @@ def _add_advise(commands: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="labelled images: class folders or a CSV")
     p.add_argument("--backbone", default="efficientnet_lite0")
     p.add_argument("--in-chans", type=int, default=3)
+    p.add_argument("--weights", help="local weights file for backbones without bundled weights")
     p.add_argument("--sample-per-class", type=int, default=30, help="images per class to measure")
     p.add_argument("--out", help="also write the advice as JSON to this file")
     p.add_argument("--seed", type=int, default=0)
@@ -258,9 +308,10 @@ def _add_advise(commands: argparse._SubParsersAction) -> None:
 
 def _advise(args: argparse.Namespace) -> dict[str, Any]:
     from .analysis import advise
-    from .atomic import write_text_atomically
 
-    advice = advise(args.data, backbone=args.backbone, in_chans=args.in_chans,
+    if args.out:
+        check_writable_folder(Path(args.out).parent)
+    advice = advise(args.data, backbone=args.backbone, in_chans=args.in_chans, weights=args.weights,
                     sample_per_class=args.sample_per_class, seed=args.seed)
     result = advice.to_dict()
     if args.out:
@@ -290,7 +341,7 @@ def _add_inspect(commands: argparse._SubParsersAction) -> None:
 def _inspect(args: argparse.Namespace) -> dict[str, Any]:
     from .analysis import inspect
 
-    written = inspect(args.target, out=args.out, image=args.image, data=args.data)
+    written = inspect(args.target, out=check_writable_folder(args.out), image=args.image, data=args.data)
     if not args.json:
         for name, value in written.items():
             if isinstance(value, str) and value.endswith(".png"):
@@ -363,6 +414,7 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:
 def _compare(args: argparse.Namespace) -> dict[str, Any]:
     from .compare import compare
 
+    check_writable_folder(args.out)
     result = compare(args.data, backbone=args.backbone, strategies=args.strategies, per_class=args.per_class,
                      seeds=args.seeds, test=args.test, test_fraction=args.test_fraction,
                      image_size=args.image_size, epochs=args.epochs, time_budget=args.time_budget or None,
@@ -374,6 +426,21 @@ def _compare(args: argparse.Namespace) -> dict[str, Any]:
             console.print(line, highlight=False)
         console.print(f"{result.executed} run(s) now, {result.reused} resumed -> {result.report}")
     return result.to_dict()
+
+
+def _print_text_notes(notes: dict[str, Any]) -> None:
+    """Texts the encoder cut or could not read a word of (counted in metrics.json or the evaluation report)."""
+    if notes.get("truncated_texts"):
+        err_console.print(f"[yellow]note:[/] {notes['truncated_texts']} text(s) longer than the encoder reads were "
+                          "cut to their first tokens (--max-length sets how many, up to the encoder's limit)")
+    if notes.get("texts_without_known_words"):
+        err_console.print(f"[yellow]note:[/] {notes['texts_without_known_words']} text(s) hold no word the word "
+                          "vectors know and were embedded as zeros")
+
+
+def _print_warnings(warnings: Sequence[str]) -> None:
+    for warning in warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 def _print_skipped(skipped: Sequence[tuple[str, str]]) -> None:
@@ -401,6 +468,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = args.run(args)
+        if args.json:
+            print(json.dumps(result, indent=2))
+        sys.stdout.flush()
     except HeadstartError as error:
         if args.debug:
             raise
@@ -409,8 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
-    if args.json:
-        print(json.dumps(result, indent=2))
+    except BrokenPipeError:  # the reader (e.g. `| head`) has had enough: stop quietly, as coreutils do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
     return 0
 
 

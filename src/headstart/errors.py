@@ -38,3 +38,7 @@ class BundleError(HeadstartError):
 
 class ConfigError(HeadstartError):
     """Options that contradict each other or are out of range."""
+
+
+class StorageError(HeadstartError):
+    """A file cannot be written: a full disk, a read-only or foreign place, a file where a folder should be."""

@@ -15,6 +15,7 @@ import numpy as np
 from ..backbones import load_backbone
 from ..data.dataset import ImageSet, check_images, find_images
 from ..runtime import pick_device
+from ..validation import POSITIVE_INT, SEED, validate
 from .similarity import StageEvidence, batchnorm_shift, probe_accuracies, stage_features
 
 # A stage whose BatchNorm inputs diverge from the source's by more than this (mean Gaussian KL per
@@ -49,6 +50,11 @@ class Advice:
         return f"advice: --strategy {self.strategy}{freeze}\n" + "\n".join(f"  - {r}" for r in self.reasons)
 
 
+def advice_paragraph(reasons: list[str]) -> str:
+    """An advice's reasons (``Advice.reasons``, or ``advice_["reasons"]`` of a model) as one paragraph."""
+    return " ".join(reason[:1].upper() + reason[1:] for reason in reasons)
+
+
 def _sample(images: ImageSet, per_class: int, seed: int) -> ImageSet:
     rng = np.random.default_rng(seed)
     labels = np.asarray(images.labels)
@@ -71,59 +77,68 @@ def recommend(stages: list[StageEvidence], images_per_class: float, num_classes:
     probes = [s.probe_accuracy for s in stages if s.probe_accuracy is not None]
     best_probe = max(probes) if probes else 0.0
     late_probe = probes[-1] if probes else 0.0
-    reasons = [f"{images_per_class:.0f} labelled images per class, {num_classes} classes."]
+    reasons = [f"Your data has {images_per_class:g} labelled images per class (the median) in {num_classes} "
+               "classes."]
     if probes:
         best_stage = int(np.argmax(probes))
-        reasons.append(f"pretrained features of stage {best_stage + 1} ({stages[best_stage].stage}) already "
-                       f"separate your classes at {best_probe:.0%} (linear probe, cross-validated); "
-                       f"the last stage at {late_probe:.0%}.")
+        reasons.append(f"The pretrained features of stage {best_stage + 1} ({stages[best_stage].stage}) already "
+                       f"separate your classes at {best_probe:.0%} (cross-validated linear probe), the last "
+                       f"stage's at {late_probe:.0%}.")
     if far_from is None:
-        reasons.append("your images are close to the source data (ImageNet) at every stage "
-                       f"(BatchNorm statistics shift below {FAR_FROM_SOURCE}).")
+        reasons.append("Your images look like the source data (ImageNet) at every stage (BatchNorm statistics "
+                       f"shift below {FAR_FROM_SOURCE}).")
     else:
-        reasons.append(f"your images are close to the source data up to stage {far_from} and far from it from "
-                       f"stage {far_from + 1} ({stages[far_from].stage}) on (BatchNorm statistics shift "
-                       f"{shifts[far_from]:.2f} > {FAR_FROM_SOURCE}).")
+        shift = f"(BatchNorm statistics shift {shifts[far_from]:.2f}, above {FAR_FROM_SOURCE})"
+        close = f"look like the source data (ImageNet) in stages 1-{far_from} and differ from it" if far_from \
+            else "differ from the source data (ImageNet)"
+        reasons.append(f"Your images {close} from stage {far_from + 1} ({stages[far_from].stage}) on {shift}.")
     if images_per_class < FEW_IMAGES_PER_CLASS:
         strategy, freeze = "frozen", None
-        reasons.append(f"fewer than {FEW_IMAGES_PER_CLASS} images per class: too few to fine-tune safely -> "
-                       "freeze every pretrained layer and fit only the head.")
+        reasons.append(f"With fewer than {FEW_IMAGES_PER_CLASS} per class, fine-tuning would overfit: every "
+                       "pretrained layer stays frozen and only the new head is fitted (frozen).")
     elif images_per_class < MANY_IMAGES_PER_CLASS:
         if far_from is None and late_probe >= 0.9:
             strategy, freeze = "frozen", None
-            reasons.append("similar data whose classes the frozen features already separate -> frozen.")
+            reasons.append("The data is similar and the frozen features already separate its classes, so only "
+                           "the new head is fitted (frozen).")
         else:
             freeze = int(np.clip(far_from if far_from is not None else count - 2, 2, count - 1))
             strategy = "partial"
-            reasons.append(f"a moderate amount of data -> freeze stages 1-{freeze}, fine-tune stages "
-                           f"{freeze + 1}-{count} where your data differs most.")
+            reasons.append(f"With a moderate amount of data ({FEW_IMAGES_PER_CLASS}-{MANY_IMAGES_PER_CLASS} per "
+                           f"class), stages 1-{freeze} stay frozen and stages {freeze + 1}-{count}, where your data "
+                           f"differs most, are fine-tuned (partial, --freeze {freeze}).")
     elif far_from is not None and far_from < count // 2:
         strategy, freeze = "full", None
-        reasons.append("plenty of data that differs from the source early on -> fine-tune every layer "
-                       "(pretrained layers at a tenth of the head's learning rate).")
+        reasons.append("With plenty of data that differs from the source early on, every layer is fine-tuned, the "
+                       "pretrained ones at a tenth of the head's learning rate (full).")
     else:
         freeze = int(np.clip(far_from if far_from is not None else count // 2, 1, count - 1))
         strategy = "partial"
-        reasons.append(f"plenty of data -> freeze stages 1-{freeze} and fine-tune the rest.")
+        reasons.append(f"With plenty of data, stages 1-{freeze} stay frozen and the rest are fine-tuned "
+                       f"(partial, --freeze {freeze}).")
     if strategy == "frozen" and far_from is not None:
         strategy = "multilayer"
-        reasons.append("data unlike the source -> read every block of the frozen network (multilayer), not only "
-                       "its last: early blocks keep the edges and textures the last one abstracts away.")
+        reasons.append("As your images differ from the source, the head reads every block of the frozen network, "
+                       "not only its last: early blocks keep the edges and textures the last one abstracts away "
+                       "(multilayer).")
     if strategy in ("partial", "full") and not can_fine_tune:
         strategy, freeze = "multilayer", None
-        reasons.append("fine-tuning needs more compute than this run has (a CPU, no --epochs or --time-budget) "
-                       "-> multi-layer features of the frozen network instead (multilayer).")
+        reasons.append("Fine-tuning needs more compute than this run has (a CPU, and no --epochs or "
+                       "--time-budget), so the network stays frozen and the head reads every block of it instead "
+                       "(multilayer).")
     backbone_lr = None if strategy in ("frozen", "multilayer") else lr / 10
     return Advice(strategy, freeze, lr, backbone_lr, images_per_class, num_classes, backbone, stages, reasons)
 
 
 def advise(data: str | Path | ImageSet, *, backbone: str = "efficientnet_lite0", in_chans: int = 3,
-           sample_per_class: int = 30, seed: int = 0, probe: bool = True, weights: str | Path | None = None,
-           can_fine_tune: bool | None = None) -> Advice:
+           weights: str | Path | None = None, sample_per_class: int = 30, seed: int = 0,
+           probe: bool = True, can_fine_tune: bool | None = None) -> Advice:
     """Measure the data (a sample of ``sample_per_class`` images per class) and recommend a strategy.
 
-    ``weights``: a local weights file for backbones without bundled weights; ``can_fine_tune``: see
-    :func:`recommend` (default: whether this machine has a GPU)."""
+    ``weights``: a local weights file for a backbone without bundled weights (as ``--weights``);
+    ``can_fine_tune``: see :func:`recommend` (default: whether this machine has a GPU)."""
+    validate({"in_chans": in_chans, "sample_per_class": sample_per_class, "seed": seed},
+             {"in_chans": [POSITIVE_INT], "sample_per_class": [POSITIVE_INT], "seed": [SEED]})
     if can_fine_tune is None:
         can_fine_tune = pick_device("auto").type != "cpu"
     images = data if isinstance(data, ImageSet) else check_images(find_images(data), in_chans=in_chans)

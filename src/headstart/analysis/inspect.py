@@ -24,6 +24,7 @@ from ..backbones import Backbone, load_backbone  # noqa: E402
 from ..bundle import bundle_path  # noqa: E402
 from ..data.dataset import check_images, find_images, make_transform  # noqa: E402
 from ..data.images import load_image  # noqa: E402
+from ..errors import ConfigError  # noqa: E402
 from .similarity import batchnorm_shift, probe_accuracies, stage_features  # noqa: E402
 
 
@@ -157,16 +158,20 @@ def grad_cam(net: nn.Module, image: Path, classes: list[str], path: Path) -> tup
 def inspect(target: str | Path, *, out: str | Path, image: str | Path | None = None,
             data: str | Path | None = None) -> dict[str, Any]:
     """Write inspect's pictures for a backbone name or a saved model into ``out``; return their paths."""
-    from ..classifier import load
+    from ..classifier import ImageClassifier, load
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     model = None
     if Path(target).exists() and bundle_path(target).is_file():
         model = load(target)
+        if not isinstance(model, ImageClassifier):
+            raise ConfigError("is a text model; inspect draws the layers of image models and backbones.",
+                              path=bundle_path(target), fix="Pass an image model, or an image backbone name "
+                                                            "(see `headstart backbones`).")
         backbone = model.net_.backbone
     else:
         backbone = load_backbone(str(target))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Any] = {"filters": str(first_layer_filters(backbone, out / "filters.png"))}
     if image is not None:
         written["feature_maps"] = str(feature_maps(backbone, Path(image), out / "feature_maps.png"))

@@ -22,7 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..backbones import Backbone
-from ..data.dataset import ImageDataset, ImageSet, make_transform
+from ..data.dataset import ImageDataset, ImageSet, decode_side, make_transform
 
 
 @dataclass
@@ -68,7 +68,8 @@ def batchnorm_shift(backbone: Backbone, images: ImageSet, *, batch_size: int = 3
         return record
 
     handles = [module.register_forward_hook(hook(name)) for name, module in layers.items()]
-    loader = DataLoader(ImageDataset(images, make_transform(backbone.preprocessing, train=False), backbone.in_chans),
+    loader = DataLoader(ImageDataset(images, make_transform(backbone.preprocessing, train=False), backbone.in_chans,
+                                     min_side=decode_side(backbone.preprocessing)),
                         batch_size=batch_size)
     try:
         with torch.inference_mode():
@@ -104,7 +105,8 @@ def stage_features(backbone: Backbone, images: ImageSet, *, batch_size: int = 32
         return record
 
     handles = [module.register_forward_hook(hook(i)) for i, module in enumerate(modules)]
-    loader = DataLoader(ImageDataset(images, make_transform(backbone.preprocessing, train=False), backbone.in_chans),
+    loader = DataLoader(ImageDataset(images, make_transform(backbone.preprocessing, train=False), backbone.in_chans,
+                                     min_side=decode_side(backbone.preprocessing)),
                         batch_size=batch_size)
     try:
         with torch.inference_mode():

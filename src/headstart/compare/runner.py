@@ -11,10 +11,13 @@ from ..backbones import load_backbone
 from ..backbones.registry import resolve_spec
 from ..classifier import ImageClassifier
 from ..data.dataset import ImageSet, check_images, find_images, native_size, trained_image_size
+from ..data.digest import file_digests
+from ..data.duplicates import duplicate_warnings, leakage_warning
 from ..data.text import is_text_data
 from ..errors import ConfigError
 from ..features import EmbeddingCache, extract_embeddings
 from ..runtime import describe_machine
+from ..validation import FRACTION, IMAGE_SIZE, NON_NEGATIVE, POSITIVE_INT, validate
 from ..strategies import EMBEDDING_STRATEGIES
 from .grid import Size, check_sizes, check_test_classes, nested_subset, parse_sizes, \
     parse_strategies, split_test
@@ -83,6 +86,10 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
         task: ``image``, ``text`` or ``auto`` (from ``data``).
         text_column, label_column: the columns of a table of texts.
     """
+    validate({"seeds": seeds, "test_fraction": test_fraction, "image_size": image_size, "epochs": epochs,
+              "time_budget": time_budget},
+             {"seeds": [POSITIVE_INT], "test_fraction": [FRACTION], "image_size": [IMAGE_SIZE, None],
+              "epochs": [POSITIVE_INT, None], "time_budget": [NON_NEGATIVE, None]})
     if task not in ("auto", "image", "text"):
         raise ConfigError(f"unknown task {task!r}.", fix="Pass task='image', 'text' or 'auto'.")
     if task == "text" or (task == "auto" and is_text_data(data, text_column=text_column)):
@@ -95,9 +102,9 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
     backbone = backbone or "efficientnet_lite0"
     strategies = parse_strategies(strategies or DEFAULT_STRATEGIES)
     sizes = parse_sizes(per_class or DEFAULT_SIZES)
-    if seeds < 1:
-        raise ConfigError(f"--seeds must be at least 1, got {seeds}.", fix="Pass --seeds 3.")
     images, pool, test_set = _load(data, test, test_fraction)
+    warnings = duplicate_warnings(images) + list(filter(None, [
+        leakage_warning(file_digests(pool.paths), test_set, role="test")]))
     check_sizes(pool, sizes, after_split=test is None)
     native = native_size(pool)
     trained_size = image_size or trained_image_size(native, resolve_spec(backbone).preprocessing.image_size)
@@ -108,7 +115,8 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
     meta = {"settings": settings, "fingerprint": fingerprint(images, *([test_set] if test is not None else [])),
             "grid": {"strategies": strategies, "per_class": sizes, "seeds": seeds},
             "data": {"source": str(data), "native_size": native, "pool": pool.class_counts(),
-                     "test": test_set.class_counts(), "skipped": len(images.skipped) + len(test_set.skipped)},
+                     "test": test_set.class_counts(), "skipped": len(images.skipped) + len(test_set.skipped),
+                     "warnings": warnings},
             "machine": describe_machine()}
     store = ResultStore.open(out, meta, resume=resume)
     todo, reused = store.missing(sizes, seeds, strategies)
@@ -127,7 +135,8 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
     store.run_missing(todo, run_one, progress=progress)
     _inspect_backbone(backbone, data, pool, store.out / "inspect")
     report = write_report(store.runs, store.meta, store.out)
-    return CompareResult(store.out, store.runs, len(todo), reused, report, summarize_runs(store.runs))
+    return CompareResult(store.out, store.runs, len(todo), reused, report,
+                         [f"warning: {w}" for w in warnings] + summarize_runs(store.runs))
 
 
 def _load(data: str | Path, test: str | Path | None, test_fraction: float) -> tuple[ImageSet, ImageSet, ImageSet]:

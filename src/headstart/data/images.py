@@ -1,11 +1,15 @@
-"""Opening one image file as the pixels a backbone expects, whatever its mode."""
+"""Opening one image file as the pixels a backbone expects, whatever its mode, orientation and size.
+
+This is the one place headstart decodes an image (training, embedding, predict, inspect).
+"""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageColor
+from PIL import Image, ImageColor, ImageOps
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 
@@ -28,16 +32,36 @@ def _to_8bit(image: Image.Image) -> Image.Image:
     return image
 
 
-def load_image(path: str | Path, in_chans: int = 3, background: str = "white") -> Image.Image:
-    """Decode ``path`` into an ``L`` (1 channel), ``RGB`` (3) or ``RGBA`` (4) image.
+class OversizeImageError(ValueError):
+    """An image with more pixels than Pillow agrees to decode (its decompression-bomb limit)."""
 
-    Transparent images (RGBA, LA, palette with transparency) are composited onto ``background``
-    rather than losing their alpha to black; 16-bit and 32-bit grayscale are scaled to 8 bits.
-    Raises the PIL/OS error of an unreadable file; callers decide whether to skip or fail.
+
+def load_image(path: str | Path, in_chans: int = 3, background: str = "white", *,
+               min_side: int | None = None) -> Image.Image:
+    """Decode ``path`` into an ``L`` (1 channel), ``RGB`` (3) or ``RGBA`` (4) image, upright.
+
+    The EXIF orientation is applied (a phone photo stored sideways comes out as it was taken). Transparent
+    images (RGBA, LA, palette with transparency) are composited onto ``background`` rather than losing their
+    alpha to black; 16-bit and 32-bit grayscale are scaled to 8 bits. With ``min_side``, a large JPEG is
+    decoded at a reduced scale (``draft``) that keeps both sides at least twice ``min_side``, so a
+    12-megapixel photo is not decoded whole to be resized to 256 px.
+
+    Raises ``OversizeImageError`` above Pillow's limit (``Image.MAX_IMAGE_PIXELS``, doubled), else the
+    PIL/OS error of an unreadable file; callers decide whether to skip or fail.
     """
-    with Image.open(path) as opened:
+    with warnings.catch_warnings():  # large images are decoded reduced here, not reported as Pillow's warning
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            opened = Image.open(path)
+        except Image.DecompressionBombError:
+            limit = 2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6
+            raise OversizeImageError(f"too large: over {limit:.0f} megapixels, Pillow's decompression-bomb "
+                                     "limit") from None
+    with opened:
+        if min_side is not None and opened.format == "JPEG":
+            opened.draft(None, (2 * min_side, 2 * min_side))
         opened.load()
-        image = _to_8bit(opened)
+        image = _to_8bit(ImageOps.exif_transpose(opened))
     if in_chans == 4:
         return image.convert("RGBA")
     if image.mode == "P":

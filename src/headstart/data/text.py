@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from headstart.data.delimited import DEFAULT_DELIMITERS, sniff_delimiter
 from headstart.errors import DataError
 
 __all__ = ["LoadReport", "TextDataset", "is_text_data", "load_text_dataset"]
 
-_DELIMITERS = {".csv": ",", ".tsv": "\t"}
 _JSON_SUFFIXES = (".jsonl", ".json")
 _TEXT_LIKE = ("text", "sentence", "review", "content", "body", "document", "comment", "message", "tweet",
               "utterance")
@@ -80,8 +80,8 @@ def load_text_dataset(path: str | Path, *, text_column: str = "text", label_colu
         texts, labels = _read_folder(path, encoding, report)
     else:
         suffix = path.suffix.lower()
-        if suffix in _DELIMITERS:
-            records, columns = _read_delimited(path, _DELIMITERS[suffix], encoding)
+        if suffix in DEFAULT_DELIMITERS:
+            records, columns = _read_delimited(path, encoding)
         elif suffix in _JSON_SUFFIXES:
             records, columns = _read_json(path, encoding)
         else:
@@ -106,9 +106,10 @@ def is_text_data(path: str | Path, *, text_column: str = "text") -> bool:
         if path.is_dir():
             return _folder_is_text(path)
         suffix = path.suffix.lower()
-        if suffix in _DELIMITERS:
+        if suffix in DEFAULT_DELIMITERS:
             with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-                columns = next(csv.reader(handle, delimiter=_DELIMITERS[suffix]), [])
+                header = handle.readline()
+            columns = next(csv.reader([header], delimiter=sniff_delimiter(header, path)), [])
         elif suffix in _JSON_SUFFIXES:
             columns = list(_first_json_record(path))
         else:
@@ -133,8 +134,9 @@ def _decode(path: Path, encoding: str) -> tuple[str, bool]:
     return text.removeprefix("\ufeff"), replaced
 
 
-def _read_delimited(path: Path, delimiter: str, encoding: str) -> tuple[list[_Record], list[str]]:
+def _read_delimited(path: Path, encoding: str) -> tuple[list[_Record], list[str]]:
     text, replaced = _decode(path, encoding)
+    delimiter = sniff_delimiter(text.split("\n", 1)[0], path)
     csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:

@@ -4,23 +4,26 @@ Keys: the BLAKE2 digest of the file's bytes (a changed file under the same name 
 and an extractor key (backbone, its weights, stage, preprocessing, test-time augmentation,
 precision). Each entry is its own ``.npy`` file written to a temporary name and renamed into
 place, so an interrupted write leaves nothing readable behind and two processes writing the same
-entry at once both leave a whole file.
+entry at once both leave a whole file. What is read back is checked (a float32 vector of the
+extractor's recorded length, every value finite); anything else counts as absent, so it is computed
+again and overwritten.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from ..atomic import write_atomically, write_text_atomically
+from ..data.digest import file_digest, file_digests
+
+__all__ = ["EmbeddingCache", "default_cache_dir", "describe_key", "file_digest", "file_digests", "open_cache"]
 
 
 def default_cache_dir() -> Path:
@@ -29,31 +32,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ["HEADSTART_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "headstart"
-
-
-def file_digest(path: str | Path) -> str:
-    """BLAKE2b-128 of the file's content.
-
-    Remembered for this process by the file's identity and change times (device, inode, size, mtime and
-    ctime in ns), so a ``fit`` that checks its images against the cache and then embeds them reads each
-    file once. Any write to the file changes its ctime, which no user tool can set back."""
-    stat = os.stat(path)
-    return _content_digest(os.fspath(path), (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns,
-                                             stat.st_ctime_ns))
-
-
-@functools.lru_cache(maxsize=1 << 17)
-def _content_digest(path: str, identity: tuple[int, ...]) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_digests(paths: Sequence[str | Path], workers: int = 4) -> list[str]:
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(file_digest, paths))
 
 
 def open_cache(setting: bool | str | Path) -> "EmbeddingCache | None":
@@ -74,21 +52,39 @@ class EmbeddingCache:
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_cache_dir()
+        self._dims: dict[str, int | None] = {}
 
     def _entry(self, extractor: str, digest: str) -> Path:
         return self.root / "embeddings" / extractor / digest[:2] / f"{digest}.npy"
 
-    def register(self, extractor: str, description: dict[str, Any]) -> None:
-        """Record what an extractor key means (for ``headstart cache info``)."""
-        path = self.root / "embeddings" / extractor / "extractor.json"
-        if not path.exists():
-            write_text_atomically(path, json.dumps(description, indent=2, default=str))
+    def _meta_path(self, extractor: str) -> Path:
+        return self.root / "embeddings" / extractor / "extractor.json"
+
+    def _meta(self, extractor: str) -> dict[str, Any]:
+        try:
+            meta = json.loads(self._meta_path(extractor).read_text())
+        except (OSError, ValueError):  # not written yet, or damaged
+            return {}
+        return meta if isinstance(meta, dict) else {}
+
+    def register(self, extractor: str, description: dict[str, Any], *, dim: int) -> None:
+        """Record what an extractor key means (for ``headstart cache info``) and its embeddings' length."""
+        if self._meta(extractor).get("dim") != dim:
+            write_text_atomically(self._meta_path(extractor),
+                                  json.dumps({**description, "dim": dim}, indent=2, default=str))
+        self._dims[extractor] = dim
 
     def get(self, extractor: str, digest: str) -> np.ndarray | None:
+        """The cached embedding, or ``None`` when absent or not a whole one (damaged, wrong length, NaN/inf)."""
+        if extractor not in self._dims:
+            self._dims[extractor] = self._meta(extractor).get("dim")
         try:
-            return np.load(self._entry(extractor, digest), allow_pickle=False)
+            embedding = np.load(self._entry(extractor, digest), allow_pickle=False)
         except (OSError, ValueError, EOFError):  # absent, or damaged by something outside headstart
             return None
+        dim = self._dims[extractor]
+        whole = embedding.dtype == np.float32 and embedding.ndim == 1 and (dim is None or len(embedding) == dim)
+        return embedding if whole and np.isfinite(embedding).all() else None
 
     def put(self, extractor: str, digest: str, embedding: np.ndarray) -> None:
         write_atomically(self._entry(extractor, digest), lambda s: np.save(s, embedding, allow_pickle=False))
@@ -113,10 +109,8 @@ class EmbeddingCache:
         extractors = []
         for folder in sorted((self.root / "embeddings").glob("*")):
             files = list(folder.glob("*/*.npy"))
-            meta = folder / "extractor.json"
             extractors.append({"key": folder.name, "entries": len(files),
-                               "bytes": sum(f.stat().st_size for f in files),
-                               "extractor": json.loads(meta.read_text()) if meta.exists() else {}})
+                               "bytes": sum(f.stat().st_size for f in files), "extractor": self._meta(folder.name)})
         graphs = list((self.root / "graphs").glob("*.onnx"))
         return {"root": str(self.root), "extractors": extractors,
                 "entries": sum(e["entries"] for e in extractors),

@@ -121,9 +121,9 @@ def make_runner(backbone: Backbone, *, engine: str, precision: str, device: torc
 
 def pixel_graph(backbone: Backbone, graph_path: Path, stage: Stage = None) -> Path:
     """The graph of ``backbone``'s features (pooled, or ``stage="blocks"``: multi-layer) fed uint8 pixels (see
-    :class:`FromPixels`, any batch size), exported to ONNX at ``graph_path`` unless it is there already;
-    written atomically."""
-    if not graph_path.exists():
+    :class:`FromPixels`, any batch size), exported to ONNX at ``graph_path`` unless a whole graph is there
+    already; written atomically."""
+    if not _whole_graph(graph_path):
         preprocessing = backbone.preprocessing
         network = FromPixels(feature_network(backbone.eval(), stage), preprocessing.mean, preprocessing.std).eval()
         size = preprocessing.image_size
@@ -138,6 +138,17 @@ def pixel_graph(backbone: Backbone, graph_path: Path, stage: Stage = None) -> Pa
 
         write_atomically(graph_path, export)
     return graph_path
+
+
+def _whole_graph(graph_path: Path) -> bool:
+    """Whether ``graph_path`` holds a well-formed ONNX model (a damaged or truncated file is exported again)."""
+    import onnx
+
+    try:
+        onnx.checker.check_model(onnx.load(graph_path))
+    except Exception:  # absent (OSError), or protobuf/checker errors of many types for a damaged file
+        return False
+    return True
 
 
 def onnx_session(graph_path: Path, threads: int):

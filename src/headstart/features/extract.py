@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..backbones import Backbone
-from ..data.dataset import ImageDataset, ImageSet, make_pixel_transform
+from ..data.dataset import ImageDataset, ImageSet, decode_side, make_pixel_transform
 from ..progress import progress_bar
 from ..runtime import loader_workers, pick_device
 from .cache import EmbeddingCache, describe_key, file_digests
@@ -62,7 +62,7 @@ def extract_embeddings(backbone: Backbone, images: ImageSet, *, batch_size: int 
                                  graph_path=graph)
             computed = _run(runner, todo, backbone, batch_size, tta, background, progress, pin=target.type == "cuda")
         if cache is not None:
-            cache.register(key, description)
+            cache.register(key, description, dim=computed.shape[1])
             cache.put_many(key, ((digests[i], row) for i, row in zip(missing, computed)))
         for i, row in zip(missing, computed):
             found[i] = row
@@ -98,7 +98,8 @@ class _EmbeddedBatches(torch.utils.data.Dataset):
 
 def _run_streams(graph: Path, images: ImageSet, backbone: Backbone, streams: int, tta: bool, background: str,
                  progress: bool) -> np.ndarray:
-    dataset = ImageDataset(images, make_pixel_transform(backbone.preprocessing), backbone.in_chans, background)
+    dataset = ImageDataset(images, make_pixel_transform(backbone.preprocessing), backbone.in_chans, background,
+                           min_side=decode_side(backbone.preprocessing))
     chunks = []
     with progress_bar(len(images), f"embedding with {backbone.name}", enabled=progress) as advance:
         for features in DataLoader(_EmbeddedBatches(dataset, graph, tta), batch_size=None, num_workers=streams):
@@ -109,7 +110,8 @@ def _run_streams(graph: Path, images: ImageSet, backbone: Backbone, streams: int
 
 def _run(runner: Runner, images: ImageSet, backbone: Backbone, batch_size: int, tta: bool, background: str,
          progress: bool, pin: bool) -> np.ndarray:
-    dataset = ImageDataset(images, make_pixel_transform(backbone.preprocessing), backbone.in_chans, background)
+    dataset = ImageDataset(images, make_pixel_transform(backbone.preprocessing), backbone.in_chans, background,
+                           min_side=decode_side(backbone.preprocessing))
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=loader_workers() if len(dataset) > batch_size
                         else 0, pin_memory=pin)
     chunks = []

@@ -32,6 +32,7 @@ from headstart.evaluation import summarize
 from headstart.features.cache import open_cache
 from headstart.heads import HEAD_KINDS, build_head, fit_head
 from headstart.text.baselines import tfidf_logreg
+from headstart.validation import FRACTION, POSITIVE, POSITIVE_INT, SEED, validate
 from headstart.text.encoders import BUNDLED_ENCODERS, VECTOR_PREFIXES, SentenceTransformerEncoder, TextEncoder, \
     load_text_encoder
 
@@ -122,7 +123,11 @@ class TextClassifier:
                           "data": asdict(dataset.report)}
         return self
 
+    _parameter_constraints = {"epochs": [POSITIVE_INT, None], "lr": [POSITIVE, None], "batch_size": [POSITIVE_INT, None],
+                              "max_length": [POSITIVE_INT, None], "val_fraction": [FRACTION], "seed": [SEED]}
+
     def _check_config(self) -> None:
+        validate(vars(self), self._parameter_constraints)
         if self.strategy not in TEXT_STRATEGIES:
             raise ConfigError(f"unknown text strategy {self.strategy!r}",
                               fix=f"choose one of {', '.join(TEXT_STRATEGIES)}")
@@ -249,6 +254,7 @@ class TextClassifier:
 
     def predict_top_k(self, texts: Sequence[str] | TextDataset, k: int = 3) -> list[list[tuple[str, float]]]:
         """The ``k`` most probable classes with their probabilities, per text."""
+        validate({"k": k}, {"k": [POSITIVE_INT]}, flags={"k": "--top-k"})
         probabilities = self.predict_proba(texts)
         k = min(k, len(self.classes_))
         return [[(self.classes_[i], float(row[i])) for i in np.argsort(-row)[:k]] for row in probabilities]

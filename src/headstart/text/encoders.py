@@ -110,7 +110,7 @@ class SentenceTransformerEncoder(TextEncoder):
                                         show_progress_bar=progress, convert_to_numpy=True, normalize_embeddings=True)
             vectors = np.asarray(vectors, dtype=np.float32)
             if self.cache is not None:
-                self.cache.register(key, {"text_encoder": self.fingerprint})
+                self.cache.register(key, {"text_encoder": self.fingerprint}, dim=vectors.shape[1])
                 self.cache.put_many(key, ((digests[i], row) for i, row in zip(missing, vectors)))
             for i, row in zip(missing, vectors):
                 found[i] = row
@@ -243,13 +243,19 @@ def _load_bundled_glove(folder: Path) -> WordVectorEncoder:
 def _load_sentence_transformer(name: str, source: Path | str, device: str | None, *, label: str,
                                local_only: bool = True) -> SentenceTransformerEncoder:
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    shown = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # its "Loading weights" bar on every load is not headstart's output
     try:
         model = SentenceTransformer(str(source), device=device, local_files_only=local_only)
     except Exception as error:  # sentence-transformers raises OSError, ValueError, KeyError, ... for bad folders
         raise BackboneError(f"could not load a sentence-transformers model: {error}",
                             path=source if isinstance(source, Path) else None,
                             fix="point at a folder saved with SentenceTransformer.save(), or " + _OPTIONS) from error
+    finally:
+        if shown:
+            transformers_logging.enable_progress_bar()
     return SentenceTransformerEncoder(name, model, label)
 
 

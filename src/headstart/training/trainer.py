@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import tempfile
 import time
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch.utils.data import DataLoader
 
-from ..data.dataset import ImageDataset, ImageSet, class_weights, make_transform
+from ..data.dataset import ImageDataset, ImageSet, class_weights, decode_side, make_transform
 from ..model import TransferNet
 from ..runtime import loader_workers
 from ..strategies import Strategy, apply_strategy
@@ -55,11 +58,13 @@ def fit_network(net: TransferNet, strategy: Strategy, train: ImageSet, val: Imag
     preprocessing = net.backbone.preprocessing
     in_chans = net.backbone.in_chans
     workers = loader_workers()
+    side = decode_side(preprocessing)
     train_loader = DataLoader(
-        ImageDataset(train, make_transform(preprocessing, train=True), in_chans, background),
+        ImageDataset(train, make_transform(preprocessing, train=True), in_chans, background, min_side=side),
         batch_size=batch_size, shuffle=True, drop_last=len(train) > batch_size, num_workers=workers,
         persistent_workers=True, generator=torch.Generator().manual_seed(seed))
-    val_loader = DataLoader(ImageDataset(val, make_transform(preprocessing, train=False), in_chans, background),
+    val_loader = DataLoader(ImageDataset(val, make_transform(preprocessing, train=False), in_chans, background,
+                                         min_side=side),
                             batch_size=batch_size * 2, num_workers=workers, persistent_workers=True)
     net.to(memory_format=torch.channels_last)
     module = TransferModule(net, groups, warmup_fraction=strategy.warmup_fraction,
@@ -67,7 +72,8 @@ def fit_network(net: TransferNet, strategy: Strategy, train: ImageSet, val: Imag
     net.train()  # Lightning keeps the modes it finds; this puts frozen BatchNorm layers in inference mode
     max_epochs = epochs or default_epochs(len(train))
     _quiet_lightning()
-    with tempfile.TemporaryDirectory(prefix="headstart-ckpt-") as checkpoints:
+    _remove_orphaned_checkpoints()
+    with tempfile.TemporaryDirectory(prefix=f"{CHECKPOINT_PREFIX}{os.getpid()}-") as checkpoints:
         best = ModelCheckpoint(dirpath=checkpoints, monitor="val_acc", mode="max", save_top_k=1,
                                save_weights_only=True)
         stop = EarlyStopping(monitor="val_loss", mode="min", patience=patience)
@@ -92,6 +98,28 @@ def fit_network(net: TransferNet, strategy: Strategy, train: ImageSet, val: Imag
     return TrainingResult(epochs_run=epochs_run, best_val_acc=float(best.best_model_score or 0.0),
                           seconds=seconds, images_per_second=epochs_run * len(train) / max(seconds, 1e-9),
                           trainable_parameters=net.trainable_parameter_count())
+
+
+CHECKPOINT_PREFIX = "headstart-ckpt-"
+
+
+def _remove_orphaned_checkpoints() -> None:
+    """Delete the checkpoint folders of trainings whose process is gone (killed with -9, so no cleanup ran);
+    each folder is named after its process id."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{CHECKPOINT_PREFIX}*-*"):
+        pid = folder.name[len(CHECKPOINT_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _quiet_lightning() -> None:
