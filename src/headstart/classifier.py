@@ -49,7 +49,7 @@ class ImageClassifier:
         backbone: registry name (see ``headstart backbones``).
         strategy: ``auto`` (the default: ``frozen`` and ``multilayer`` from one forward pass, and the fine-tuning
             :func:`headstart.advise` recommends when this run can afford it, each scored on the validation split and
-            the best kept; the evidence in ``advice_``), ``frozen`` (embed once, fit a head), ``multilayer`` (every
+            the best kept, the advised one on a tie; the evidence in ``advice_``), ``frozen`` (embed once, fit a head), ``multilayer`` (every
             block's pooled output, standardised, and a logistic-regression head), ``prototype``/``knn`` (no
             training), ``partial`` (freeze the first ``freeze`` stages), ``full`` or ``scratch``.
         freeze: for ``partial``: stages to freeze, a count or a fraction (default: half).
@@ -177,9 +177,10 @@ class ImageClassifier:
     def _fit_auto(self, train: ImageSet, val_set: ImageSet, *,
                   refit: bool) -> tuple[TransferNet, Strategy, dict[str, Any]]:
         """``auto``: measure the data (:func:`headstart.advise`), then fit the candidates cheapest first and keep
-        the one that scores highest on the validation split (the cheaper on a tie): ``frozen`` and ``multilayer``
+        the one that scores highest on the validation split: ``frozen`` and ``multilayer``
         from one forward pass over the images, then the advised fine-tuning when this run can afford it (a GPU,
-        or ``epochs``/``time_budget`` given). Each candidate's score and seconds go into ``advice_``."""
+        or ``epochs``/``time_budget`` given); on a tie the advised one, else the cheaper. Each candidate's score
+        and seconds go into ``advice_``."""
         can_fine_tune = self.epochs is not None or self.time_budget is not None or \
             pick_device(self.accelerator).type != "cpu"
         advice = advise(train, backbone=self.backbone, in_chans=self.in_chans, seed=self.seed, weights=self.weights,
@@ -200,7 +201,10 @@ class ImageClassifier:
             started = time.perf_counter()
             candidates.append((*self._fit_strategy(advice.strategy, advice.freeze, train, val_set, refit=refit),
                                time.perf_counter() - started))
-        best = max(range(len(candidates)), key=lambda i: (candidates[i][2]["val_accuracy"], -i))
+        # On a tie the advised candidate is kept (on small data one validation image is several points, and the
+        # advice carries what the data size and its distance from the source say), else the cheaper one.
+        best = max(range(len(candidates)), key=lambda i: (candidates[i][2]["val_accuracy"],
+                                                          candidates[i][1].name == advice.strategy, -i))
         self.advice_["candidates"] = [{"strategy": strategy.name, "val_accuracy": details["val_accuracy"],
                                        "seconds": seconds} for _, strategy, details, seconds in candidates]
         self.advice_["chosen"] = candidates[best][1].name
