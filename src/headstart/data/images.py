@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageColor
@@ -28,16 +29,22 @@ def _to_8bit(image: Image.Image) -> Image.Image:
     return image
 
 
-def load_image(path: str | Path, in_chans: int = 3, background: str = "white") -> Image.Image:
-    """Decode ``path`` into an ``L`` (1 channel), ``RGB`` (3) or ``RGBA`` (4) image.
+def load_image(path: str | Path | BinaryIO, in_chans: int = 3, background: str = "white") -> Image.Image:
+    """Decode ``path`` (a file, or an open binary stream) into an ``L`` (1 channel), ``RGB`` (3) or ``RGBA`` (4)
+    image; see :func:`model_mode`. Raises the PIL/OS error of an unreadable file; callers decide whether to skip
+    or fail."""
+    with Image.open(path) as opened:
+        opened.load()
+        return model_mode(opened, in_chans, background)
+
+
+def model_mode(image: Image.Image, in_chans: int = 3, background: str = "white") -> Image.Image:
+    """``image`` as ``L`` (1 channel), ``RGB`` (3) or ``RGBA`` (4).
 
     Transparent images (RGBA, LA, palette with transparency) are composited onto ``background``
     rather than losing their alpha to black; 16-bit and 32-bit grayscale are scaled to 8 bits.
-    Raises the PIL/OS error of an unreadable file; callers decide whether to skip or fail.
     """
-    with Image.open(path) as opened:
-        opened.load()
-        image = _to_8bit(opened)
+    image = _to_8bit(image)
     if in_chans == 4:
         return image.convert("RGBA")
     if image.mode == "P":
