@@ -38,3 +38,7 @@ class BundleError(HeadstartError):
 
 class ConfigError(HeadstartError):
     """Options that contradict each other or are out of range."""
+
+
+class NotAnImageError(DataError):
+    """An input given as an image is not one at all (as opposed to a damaged image)."""

@@ -17,7 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from ..backbones.spec import Preprocessing
 from ..data.dataset import make_pixel_transform
 from ..data.images import load_image, model_mode
-from ..errors import DataError
+from ..errors import DataError, NotAnImageError
 
 ImageInput = Union[str, Path, bytes, bytearray, memoryview, Image.Image, np.ndarray]
 
@@ -31,6 +31,8 @@ def decode(item: ImageInput, *, in_chans: int, background: str, name: str | None
     label = _describe(item, name)
     try:
         if isinstance(item, (str, Path)):
+            if not Path(item).is_file():
+                raise DataError("does not exist.", path=label, fix="Pass an existing image file.")
             return load_image(item, in_chans, background)
         if isinstance(item, (bytes, bytearray, memoryview)):
             if not len(item):
@@ -41,7 +43,7 @@ def decode(item: ImageInput, *, in_chans: int, background: str, name: str | None
         if isinstance(item, np.ndarray):
             return model_mode(_from_array(item, label), in_chans, background)
     except UnidentifiedImageError:
-        raise DataError("is not an image PIL can read (unknown format).", path=label,
+        raise NotAnImageError("is not an image (no known image format).", path=label,
                         fix="Send a JPEG, PNG, BMP, GIF, TIFF or WebP image.") from None
     except Image.DecompressionBombError as error:
         raise DataError(f"is too large to decode safely ({error}).", path=label,
@@ -49,7 +51,7 @@ def decode(item: ImageInput, *, in_chans: int, background: str, name: str | None
     except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt data
         raise DataError(f"could not be decoded: the image is damaged or truncated ({error}).", path=label,
                         fix="Send the complete, undamaged file.") from None
-    raise DataError(f"is a {type(item).__name__}, not an image.", path=label,
+    raise NotAnImageError(f"is a {type(item).__name__}, not an image.", path=label,
                     fix="Pass a path, the file's bytes, a PIL image or a (H, W[, C]) numpy array.")
 
 
@@ -57,7 +59,7 @@ def _from_array(array: np.ndarray, label: str) -> Image.Image:
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or 0 in array.shape:
-        raise DataError(f"is an array of shape {array.shape}, not an image.", path=label,
+        raise NotAnImageError(f"is an array of shape {array.shape}, not an image.", path=label,
                         fix="Pass (H, W) grayscale, (H, W, 3) RGB or (H, W, 4) RGBA.")
     if array.dtype == np.uint8:
         return Image.fromarray(np.ascontiguousarray(array))
