@@ -21,6 +21,7 @@ CALIBRATION_BATCH = 8
 def quantize_int8(graph: Path, target: Path, calibration: np.ndarray, input_name: str) -> Path:
     """``graph`` quantised to int8 (QDQ) at ``target``; ``calibration`` is a ``(N, H, W, C)`` uint8 sample of the
     images the model will see."""
+    import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -40,8 +41,10 @@ def quantize_int8(graph: Path, target: Path, calibration: np.ndarray, input_name
     with tempfile.TemporaryDirectory() as scratch, _quiet():
         prepared, quantized = Path(scratch) / "prepared.onnx", Path(scratch) / "int8.onnx"
         quant_pre_process(str(graph), str(prepared))
+        softmax = [node.name for node in onnx.load(str(prepared)).graph.node if node.op_type == "Softmax"]
         quantize_static(str(prepared), str(quantized), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
+                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
+                        nodes_to_exclude=softmax)  # probabilities in float, not in steps of 1/255
         data = quantized.read_bytes()
     return write_atomically(target, lambda stream: stream.write(data))
 
