@@ -79,7 +79,7 @@ async function classifyImages(files) {
   for (const file of images) form.append("files", file, file.name);
   try {
     const predictions = await post(form);
-    predictions.forEach((prediction, i) => renderResult(prediction, URL.createObjectURL(images[i])));
+    for (let i = predictions.length - 1; i >= 0; i--) renderResult(predictions[i], URL.createObjectURL(images[i]));
   } catch (error) {
     showError(error.message);
   }
