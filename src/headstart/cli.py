@@ -405,13 +405,16 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest request body accepted")
+    p.add_argument("--max-batch", type=int, default=32,
+                   help="most inputs of requests arriving together run as one batch (1: no batching)")
     p.set_defaults(run=_serve)
 
 
 def _serve(args: argparse.Namespace) -> dict[str, Any]:
     from .serve import serve
 
-    serve(args.model, host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, announce=not args.json)
+    serve(args.model, host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, max_batch=args.max_batch,
+          announce=not args.json)
     return {"model": args.model, "host": args.host, "port": args.port}
 
 

@@ -19,6 +19,8 @@ def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000, max_u
 
     if max_upload_mb <= 0:
         raise ConfigError(f"--max-upload-mb must be positive, got {max_upload_mb}.", fix="Pass e.g. 20.")
+    if max_batch < 1:
+        raise ConfigError(f"--max-batch must be at least 1, got {max_batch}.", fix="Pass e.g. 32, or 1 for none.")
     predictor = Predictor(model)
     if predictor.task == "image":  # the first run of a session allocates; do it before the first request
         size = predictor.card()["input"]
