@@ -38,3 +38,26 @@ def lite0():
     from headstart.backbones import load_backbone
 
     return load_backbone("efficientnet_lite0")
+
+
+@pytest.fixture(scope="session")
+def frozen_model(fashion_small, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A frozen EfficientNet-Lite0 + logistic regression on ``fashion_small``, saved as model.pt."""
+    from headstart import ImageClassifier
+
+    clf = ImageClassifier(strategy="frozen", progress=False).fit(fashion_small[0])
+    return clf.save(tmp_path_factory.mktemp("frozen-model") / "model.pt")
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Real photos from scikit-image, saved as JPEG and PNG files."""
+    import skimage.data
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("photos")
+    written = []
+    for name, suffix in (("astronaut", ".jpg"), ("chelsea", ".jpg"), ("coffee", ".png"), ("rocket", ".jpg")):
+        written.append(root / f"{name}{suffix}")
+        Image.fromarray(getattr(skimage.data, name)()).save(written[-1])
+    return written

@@ -215,3 +215,29 @@ def test_cli_train_evaluate_predict_on_texts(bbc, tmp_path, capsys):
     predicted = json.loads(capsys.readouterr().out)
     assert predicted[0]["top_k"][0]["class"] == "sports"
     assert isinstance(headstart.load(out), TextClassifier)
+
+
+def test_minilm_models_export_to_onnx_with_their_tokenizer_and_others_are_refused(bbc, minilm, tmp_path):
+    from tokenizers import Tokenizer
+    import onnxruntime as ort
+
+    train, test = bbc
+    clf = TextClassifier(backbone=minilm, strategy="frozen", progress=False).fit(train)
+    result = clf.export(tmp_path / "minilm")
+    card = json.loads(Path(result["card"]).read_text())
+    tokenizer = Tokenizer.from_file(str(tmp_path / "minilm" / card["input"]["tokenizer"] / "tokenizer.json"))
+    tokenizer.enable_truncation(card["input"]["max_length"])
+    tokenizer.enable_padding()
+    encoded = tokenizer.encode_batch(test.texts)
+    feeds = {"input_ids": np.array([e.ids for e in encoded], np.int64),
+             "attention_mask": np.array([e.attention_mask for e in encoded], np.int64)}
+    got = ort.InferenceSession(result["path"], providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    expected = clf.predict_proba(test.texts)
+    assert card["classes"] == clf.classes_ and (got.argmax(1) == expected.argmax(1)).all()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    with pytest.raises(ConfigError, match="ONNX only"):
+        clf.export(tmp_path / "ts", format="torchscript")
+    with pytest.raises(ConfigError, match="TF-IDF"):
+        TextClassifier(strategy="scratch", progress=False).fit(train).export(tmp_path / "tfidf")
+    with pytest.raises(ConfigError, match="word-vector"):
+        TextClassifier(backbone="glove-50d", progress=False).fit(train).export(tmp_path / "glove")

@@ -331,6 +331,14 @@ class ImageClassifier:
             "state_dict": self.net_.state_dict(),
         }, path)
 
+    def export(self, out: str | Path, *, format: str = "onnx", quantize: str | None = None,
+               calibration: str | Path | Sequence[str | Path] | None = None) -> dict[str, Any]:
+        """Write the model as ``out/model.onnx`` (or ``model.ts``) and ``out/model.json``; see
+        :func:`headstart.export.export_model` (``headstart export``)."""
+        from .export import export_model
+
+        return export_model(self, out, format=format, quantize=quantize, calibration=calibration)
+
     @classmethod
     def from_bundle(cls, document: dict[str, Any]) -> "ImageClassifier":
         """Rebuild a fitted classifier from a loaded bundle (no pretrained weights needed)."""

@@ -443,6 +443,54 @@ def _print_warnings(warnings: Sequence[str]) -> None:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
+def _add_export(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("export", help="write a model as ONNX or TorchScript, preprocessing inside",
+                            description="Export a trained model to run without headstart: one graph from uint8 "
+                                        "pixels (N, H, W, C) to class probabilities, model.json beside it. Example: "
+                                        "headstart export model/ --format onnx --out exported/")
+    p.add_argument("model", help="model.pt, or the --out folder that holds it")
+    p.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
+    p.add_argument("--quantize", choices=["int8"], help="ONNX Runtime int8 quantisation (images: calibrated on "
+                                                       "--calibration)")
+    p.add_argument("--calibration", help="images to calibrate int8 activations on (a folder or CSV; the training "
+                                         "data will do)")
+    p.add_argument("--out", default="headstart-export", help="folder for model.onnx / model.ts and model.json")
+    p.set_defaults(run=_export)
+
+
+def _export(args: argparse.Namespace) -> dict[str, Any]:
+    from .classifier import load
+
+    result = load(args.model).export(args.out, format=args.format, quantize=args.quantize,
+                                     calibration=args.calibration)
+    if not args.json:
+        console.print(f"{result['task']} model, {len(result['classes'])} classes -> {result['path']} "
+                      f"({result['runtime']}{', ' + result['quantization'] if result['quantization'] else ''}); "
+                      f"classes and input rule in {result['card']}")
+    return result
+
+
+def _add_serve(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("serve", help="an HTTP API and web page for a model",
+                            description="Serve a model: POST /predict (images or {\"texts\": [...]}), GET /model, "
+                                        "GET /health, and a web page at /. Example: headstart serve model/ --port 8000")
+    p.add_argument("model", help="model.pt, or the --out folder that holds it")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest request body accepted")
+    p.add_argument("--max-batch", type=int, default=32,
+                   help="most inputs of requests arriving together run as one batch (1: no batching)")
+    p.set_defaults(run=_serve)
+
+
+def _serve(args: argparse.Namespace) -> dict[str, Any]:
+    from .serve import serve
+
+    serve(args.model, host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, max_batch=args.max_batch,
+          announce=not args.json)
+    return {"model": args.model, "host": args.host, "port": args.port}
+
+
 def _print_skipped(skipped: Sequence[tuple[str, str]]) -> None:
     if skipped:
         err_console.print(f"[yellow]skipped {len(skipped)} file(s):[/]")
@@ -457,8 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_evaluate, _add_predict, _add_compare, _add_advise, _add_inspect, _add_backbones,
-                _add_cache):
+    for add in (_add_train, _add_evaluate, _add_predict, _add_export, _add_serve, _add_compare, _add_advise,
+                _add_inspect, _add_backbones, _add_cache):
         add(commands)
     return parser
 

@@ -42,3 +42,7 @@ class ConfigError(HeadstartError):
 
 class StorageError(HeadstartError):
     """A file cannot be written: a full disk, a read-only or foreign place, a file where a folder should be."""
+
+
+class NotAnImageError(DataError):
+    """An input given as an image is not one at all (as opposed to a damaged image)."""

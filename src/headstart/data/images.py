@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageColor, ImageOps
@@ -36,15 +37,12 @@ class OversizeImageError(ValueError):
     """An image with more pixels than Pillow agrees to decode (its decompression-bomb limit)."""
 
 
-def load_image(path: str | Path, in_chans: int = 3, background: str = "white", *,
+def load_image(path: str | Path | BinaryIO, in_chans: int = 3, background: str = "white", *,
                min_side: int | None = None) -> Image.Image:
-    """Decode ``path`` into an ``L`` (1 channel), ``RGB`` (3) or ``RGBA`` (4) image, upright.
-
-    The EXIF orientation is applied (a phone photo stored sideways comes out as it was taken). Transparent
-    images (RGBA, LA, palette with transparency) are composited onto ``background`` rather than losing their
-    alpha to black; 16-bit and 32-bit grayscale are scaled to 8 bits. With ``min_side``, a large JPEG is
-    decoded at a reduced scale (``draft``) that keeps both sides at least twice ``min_side``, so a
-    12-megapixel photo is not decoded whole to be resized to 256 px.
+    """Decode ``path`` (a file, or an open binary stream) into an ``L`` (1 channel), ``RGB`` (3) or ``RGBA`` (4)
+    image, upright; see :func:`model_mode`. With ``min_side``, a large JPEG is decoded at a reduced scale
+    (``draft``) that keeps both sides at least twice ``min_side``, so a 12-megapixel photo is not decoded whole
+    to be resized to 256 px.
 
     Raises ``OversizeImageError`` above Pillow's limit (``Image.MAX_IMAGE_PIXELS``, doubled), else the
     PIL/OS error of an unreadable file; callers decide whether to skip or fail.
@@ -61,7 +59,17 @@ def load_image(path: str | Path, in_chans: int = 3, background: str = "white", *
         if min_side is not None and opened.format == "JPEG":
             opened.draft(None, (2 * min_side, 2 * min_side))
         opened.load()
-        image = _to_8bit(ImageOps.exif_transpose(opened))
+        return model_mode(opened, in_chans, background)
+
+
+def model_mode(image: Image.Image, in_chans: int = 3, background: str = "white") -> Image.Image:
+    """``image`` upright, as ``L`` (1 channel), ``RGB`` (3) or ``RGBA`` (4).
+
+    The EXIF orientation is applied (a phone photo stored sideways comes out as it was taken). Transparent
+    images (RGBA, LA, palette with transparency) are composited onto ``background`` rather than losing their
+    alpha to black; 16-bit and 32-bit grayscale are scaled to 8 bits.
+    """
+    image = _to_8bit(ImageOps.exif_transpose(image))
     if in_chans == 4:
         return image.convert("RGBA")
     if image.mode == "P":

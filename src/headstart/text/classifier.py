@@ -294,6 +294,14 @@ class TextClassifier:
             payload["state_dict"] = self.model_.state_dict()
         return save_bundle(payload, path)
 
+    def export(self, out: str | Path, *, format: str = "onnx", quantize: str | None = None,
+               calibration: str | Path | Sequence[str | Path] | None = None) -> dict[str, Any]:
+        """Write the model as ``out/model.onnx`` (or ``model.ts``) and ``out/model.json``; see
+        :func:`headstart.export.export_model` (``headstart export``)."""
+        from headstart.export import export_model
+
+        return export_model(self, out, format=format, quantize=quantize, calibration=calibration)
+
     @classmethod
     def from_bundle(cls, document: dict[str, Any]) -> TextClassifier:
         """Rebuild a fitted classifier from a loaded bundle (``headstart.bundle.load_bundle``)."""
