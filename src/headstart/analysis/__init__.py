@@ -2,7 +2,7 @@
 
 from .advise import Advice, advise, recommend
 from .inspect import inspect
-from .similarity import StageEvidence, batchnorm_shift, probe_accuracies, stage_features
+from .similarity import StageEvidence, batchnorm_shift, probe_accuracies, stage_features, stage_statistics
 
 __all__ = ["Advice", "StageEvidence", "advise", "inspect", "batchnorm_shift", "probe_accuracies", "recommend",
-           "stage_features"]
+           "stage_features", "stage_statistics"]

@@ -16,7 +16,7 @@ from ..backbones import load_backbone
 from ..data.dataset import ImageSet, check_images, find_images
 from ..runtime import pick_device
 from ..validation import POSITIVE_INT, SEED, validate
-from .similarity import StageEvidence, batchnorm_shift, probe_accuracies, stage_features
+from .similarity import StageEvidence, probe_accuracies, stage_statistics
 
 # A stage whose BatchNorm inputs diverge from the source's by more than this (mean Gaussian KL per
 # channel) sees data unlike what it was trained on. Measured with EfficientNet-Lite0: scikit-image's
@@ -145,9 +145,8 @@ def advise(data: str | Path | ImageSet, *, backbone: str = "efficientnet_lite0",
     counts = list(images.class_counts().values())
     sample = _sample(images, sample_per_class, seed)
     network = load_backbone(backbone, in_chans=in_chans, weights=weights)
-    shifts = batchnorm_shift(network, sample)
-    probes = probe_accuracies(stage_features(network, sample), np.asarray(sample.labels), seed=seed) if probe \
-        else [None] * len(shifts)
+    shifts, features = stage_statistics(network, sample, features=probe)
+    probes = probe_accuracies(features, np.asarray(sample.labels), seed=seed) if probe else [None] * len(shifts)
     evidence = [StageEvidence(stage.name, shift, accuracy)
                 for stage, shift, accuracy in zip(network.stages, shifts, probes)]
     return recommend(evidence, float(np.median(counts)), len(images.classes), backbone, can_fine_tune=can_fine_tune)
