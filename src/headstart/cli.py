@@ -18,7 +18,6 @@ from .atomic import check_writable_folder, write_text_atomically
 from .errors import HeadstartError, StorageError
 
 
-
 def _console(stream: TextIO, **options: Any) -> Console:
     """A console that never cuts a name: at a terminal its width, piped or redirected no width limit."""
     return Console(width=None if stream.isatty() else 100_000, **options)
@@ -103,12 +102,12 @@ def _save_or_rescue(clf: Any, out: Path) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
         return clf.save(out)
-    except (HeadstartError, OSError) as error:
+    except Exception as error:  # whatever stopped the save, the trained model is not to be lost
         problem = error.problem if isinstance(error, HeadstartError) else f"{type(error).__name__}: {error}"
         rescue = Path(tempfile.gettempdir()) / f"headstart-rescued-{time.strftime('%Y%m%d-%H%M%S')}.pt"
         try:
             clf.save(rescue)
-        except (HeadstartError, OSError):
+        except Exception:
             raise StorageError(f"the trained model could not be saved ({problem}), nor kept in {rescue.parent}.",
                                path=out, fix="Free some space or pass another --out, then train again.") from error
         raise StorageError(f"the trained model could not be saved here ({problem}).", path=out,
