@@ -458,10 +458,12 @@ def test_help_and_import_load_nothing_heavy():
             "    try: main(['--help'])\n"
             "    except SystemExit: pass\n"
             "print(sorted(m for m in ('torch', 'timm', 'sklearn', 'lightning', 'transformers') if m in sys.modules))\n"
-            "print(headstart.ImageClassifier.__name__, headstart.load.__name__)")
+            "print(headstart.ImageClassifier.__name__, headstart.load.__name__)\n"
+            "import headstart.compare.runner  # the subpackage named like the function\n"
+            "print(callable(headstart.compare), headstart.compare.__module__)")
     result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO / "src")}, timeout=120)
-    assert result.stdout.splitlines() == ["[]", "ImageClassifier load"], result.stderr
+    assert result.stdout.splitlines() == ["[]", "ImageClassifier load", "True headstart.compare.runner"], result.stderr
 
 
 def test_auto_advice_is_one_paragraph_with_consistent_numbers():
