@@ -231,7 +231,7 @@ def _predict(args: argparse.Namespace) -> list[dict[str, Any]]:
             for path, classes in zip(readable.paths, ranked)]
     if not args.json:
         table = Table()
-        table.add_column("image")
+        table.add_column("image", overflow="fold")  # a narrow terminal wraps a path, never cuts it
         table.add_column("prediction")
         table.add_column(f"top {args.top_k}")
         for row in rows:
@@ -280,7 +280,7 @@ def _backbones(args: argparse.Namespace) -> list[dict[str, str]]:
         table = Table(title="backbones (any timm or torchvision architecture, word-vector file or "
                             "sentence-transformers folder also works by name)")
         for column in ("name", "source", "input", "weights", "description"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold" if column == "name" else "ellipsis")
         for row in rows:
             table.add_row(*(row[c] for c in ("name", "source", "input", "weights", "description")))
         console.print(table)
