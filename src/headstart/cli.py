@@ -19,7 +19,6 @@ from .errors import HeadstartError, StorageError
 from .strategies import STRATEGIES
 
 
-
 def _console(stream: TextIO, **options: Any) -> Console:
     """A console that never cuts a name: at a terminal its width, piped or redirected no width limit."""
     return Console(width=None if stream.isatty() else 100_000, **options)
@@ -105,12 +104,12 @@ def _save_or_rescue(clf: Any, out: Path) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
         return clf.save(out)
-    except (HeadstartError, OSError) as error:
+    except Exception as error:  # whatever stopped the save, the trained model is not to be lost
         problem = error.problem if isinstance(error, HeadstartError) else f"{type(error).__name__}: {error}"
         rescue = Path(tempfile.gettempdir()) / f"headstart-rescued-{time.strftime('%Y%m%d-%H%M%S')}.pt"
         try:
             clf.save(rescue)
-        except (HeadstartError, OSError):
+        except Exception:
             raise StorageError(f"the trained model could not be saved ({problem}), nor kept in {rescue.parent}.",
                                path=out, fix="Free some space or pass another --out, then train again.") from error
         raise StorageError(f"the trained model could not be saved here ({problem}).", path=out,
@@ -236,7 +235,7 @@ def _predict(args: argparse.Namespace) -> list[dict[str, Any]]:
             for path, classes in zip(readable.paths, ranked)]
     if not args.json:
         table = Table()
-        table.add_column("image")
+        table.add_column("image", overflow="fold")  # a narrow terminal wraps a path, never cuts it
         table.add_column("prediction")
         table.add_column(f"top {args.top_k}")
         for row in rows:
@@ -285,7 +284,7 @@ def _backbones(args: argparse.Namespace) -> list[dict[str, str]]:
         table = Table(title="backbones (any timm or torchvision architecture, word-vector file or "
                             "sentence-transformers folder also works by name)")
         for column in ("name", "source", "input", "weights", "description"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold" if column == "name" else "ellipsis")
         for row in rows:
             table.add_row(*(row[c] for c in ("name", "source", "input", "weights", "description")))
         console.print(table)

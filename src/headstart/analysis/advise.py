@@ -94,7 +94,7 @@ def recommend(stages: list[StageEvidence], images_per_class: float, num_classes:
         reasons.append(f"Your images {close} from stage {far_from + 1} ({stages[far_from].stage}) on {shift}.")
     if images_per_class < FEW_IMAGES_PER_CLASS:
         strategy, freeze = "frozen", None
-        reasons.append(f"With fewer than {FEW_IMAGES_PER_CLASS} per class, fine-tuning would overfit: every "
+        reasons.append(f"With fewer than {FEW_IMAGES_PER_CLASS} images per class, fine-tuning would overfit: every "
                        "pretrained layer stays frozen and only the new head is fitted (frozen).")
     elif images_per_class < MANY_IMAGES_PER_CLASS:
         if far_from is None and late_probe >= 0.9:
