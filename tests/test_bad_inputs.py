@@ -347,16 +347,18 @@ def test_kill_9_while_embedding_then_rerun_finishes_with_whole_entries(tmp_path)
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     deadline = time.monotonic() + 240
-    while not list(cache.glob("graphs/*.onnx")) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)  # the graph is exported just before the images are embedded
-    time.sleep(1.0)
+    while not list(cache.glob("embeddings/*/*/*.npy")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # entries are written batch by batch, as they are embedded
     os.killpg(process.pid, signal.SIGKILL)  # the CLI and its decode workers, mid-embedding
-    process.wait()
+    assert process.wait() == -signal.SIGKILL
     assert not (tmp_path / "o" / "model.pt").exists()
     done = len(list(cache.glob("embeddings/*/*/*.npy")))
+    assert 0 < done < 120  # what the killed run embedded is kept, so the rerun embeds only the rest
+    for leftover in cache.rglob(".*.tmp"):  # a write the kill cut short, never read; once stale, swept
+        os.utime(leftover, (time.time() - 2 * 3600,) * 2)
     result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert len(list(cache.glob("embeddings/*/*/*.npy"))) == 120 >= done
+    assert len(list(cache.glob("embeddings/*/*/*.npy"))) == 120
     assert not [p for p in cache.rglob("*.tmp")]
     assert headstart.load(tmp_path / "o").classes_ == ["bag", "coat", "sandal"]
 
