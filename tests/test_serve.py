@@ -87,7 +87,8 @@ def test_predictions_over_http_equal_the_classifiers(image_model, start_server, 
     assert raw.json()["predictions"][0]["top_k"][0]["class"] == clf.predict([photos[1]])[0]
     card = httpx.get(f"{url}/model").json()
     assert card["classes"] == clf.classes_ and card["strategy"] == "frozen"
-    assert card["backbone"] == "efficientnet_lite0" and card["validation"]["val_accuracy"] == clf.training_["val_accuracy"]
+    assert card["backbone"] == "efficientnet_lite0"
+    assert card["validation"]["val_accuracy"] == clf.training_["val_accuracy"]
     assert "<title>headstart</title>" in httpx.get(url).text
     assert httpx.get(f"{url}/static/app.js").status_code == 200
 
