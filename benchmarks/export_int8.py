@@ -86,7 +86,8 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "export_int8.json").write_text(json.dumps(result, indent=2))
     table = "\n".join([
-        "| graph | test accuracy | top class = fp32 | bare pass images/s (batch 32) | MB |", "|---|---:|---:|---:|---:|",
+        "| graph | test accuracy | top class = fp32 | bare pass images/s (batch 32) | MB |",
+        "|---|---:|---:|---:|---:|",
         *(f"| {name} | {row['accuracy']:.1%} | "
           f"{result['int8_vs_fp32_top_class_agreement'] if name == 'int8' else 1.0:.1%} | "
           f"{row['images_per_second']:.1f} | {row['megabytes']:.1f} |" for name, row in rows.items())])
