@@ -48,11 +48,13 @@ def describe_key(description: dict[str, Any]) -> str:
 
 
 class EmbeddingCache:
-    """Embeddings on disk under ``root/embeddings/<extractor key>/<digest[:2]>/<digest>.npy``."""
+    """Embeddings on disk under ``root/embeddings/<extractor key>/<digest[:2]>/<digest>.npy``; ``written`` counts
+    the entries this object has written (what was computed rather than read back)."""
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_cache_dir()
         self._dims: dict[str, int | None] = {}
+        self.written = 0
 
     def _entry(self, extractor: str, digest: str) -> Path:
         return self.root / "embeddings" / extractor / digest[:2] / f"{digest}.npy"
@@ -67,12 +69,19 @@ class EmbeddingCache:
             return {}
         return meta if isinstance(meta, dict) else {}
 
-    def register(self, extractor: str, description: dict[str, Any], *, dim: int) -> None:
-        """Record what an extractor key means (for ``headstart cache info``) and its embeddings' length."""
-        if self._meta(extractor).get("dim") != dim:
+    def register(self, extractor: str, description: dict[str, Any], *, dim: int,
+                 seconds_per_item: float | None = None) -> None:
+        """Record what an extractor key means (for ``headstart cache info``), its embeddings' length and, when
+        given, what computing one took (the cost ``headstart advise --backbones`` reports for cached entries)."""
+        timing = {} if seconds_per_item is None else {"seconds_per_item": seconds_per_item}
+        if self._meta(extractor).get("dim") != dim or timing:
             write_text_atomically(self._meta_path(extractor),
-                                  json.dumps({**description, "dim": dim}, indent=2, default=str))
+                                  json.dumps({**description, "dim": dim, **timing}, indent=2, default=str))
         self._dims[extractor] = dim
+
+    def seconds_per_item(self, extractor: str) -> float | None:
+        """Seconds one embedding took when extractor ``extractor`` last computed some (``None``: not recorded)."""
+        return self._meta(extractor).get("seconds_per_item")
 
     def get(self, extractor: str, digest: str) -> np.ndarray | None:
         """The cached embedding, or ``None`` when absent or not a whole one (damaged, wrong length, NaN/inf)."""
@@ -88,6 +97,7 @@ class EmbeddingCache:
 
     def put(self, extractor: str, digest: str, embedding: np.ndarray) -> None:
         write_atomically(self._entry(extractor, digest), lambda s: np.save(s, embedding, allow_pickle=False))
+        self.written += 1
 
     def put_many(self, extractor: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
         for digest, embedding in items:

@@ -9,6 +9,7 @@ between processes.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,7 @@ def extract_embeddings(backbone: Backbone, images: ImageSet, *, batch_size: int 
         # The exported graph is reused even without an embedding cache: exporting costs seconds.
         graph = (cache or EmbeddingCache()).graph_path(describe_key(graph_description))
         todo = images.subset(missing)
+        started = time.perf_counter()
         streams = min(os.cpu_count() or 1, -(-len(todo) // STREAM_BATCH))
         if engine == "onnx" and streams > 1:
             computed = _run_streams(pixel_graph(backbone, graph, stage), todo, backbone, streams, tta, background,
@@ -62,7 +64,8 @@ def extract_embeddings(backbone: Backbone, images: ImageSet, *, batch_size: int 
                                  graph_path=graph)
             computed = _run(runner, todo, backbone, batch_size, tta, background, progress, pin=target.type == "cuda")
         if cache is not None:
-            cache.register(key, description, dim=computed.shape[1])
+            cache.register(key, description, dim=computed.shape[1],
+                           seconds_per_item=(time.perf_counter() - started) / len(todo))
             cache.put_many(key, ((digests[i], row) for i, row in zip(missing, computed)))
         for i, row in zip(missing, computed):
             found[i] = row
