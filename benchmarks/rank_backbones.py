@@ -17,6 +17,7 @@ MiniLM vs. GloVe-50d.
 
     python benchmarks/rank_backbones.py                         # about 20 minutes on 2 busy CPU cores
     python benchmarks/rank_backbones.py --datasets digits,faces
+    python benchmarks/rank_backbones.py --datasets fashion --pool 300 --test 200 --name rank_backbones_fashion300
 """
 
 from __future__ import annotations
@@ -148,9 +149,9 @@ def run(name: str, args: argparse.Namespace, cache: EmbeddingCache) -> dict:
             "top_gap": rows[0]["test_accuracy"] - best}
 
 
-def markdown(results: list[dict], seconds: float, load: tuple[float, float]) -> str:
+def markdown(results: list[dict], seconds: float, load: tuple[float, float], options: str) -> str:
     lines = ["# rank_backbones", "",
-             f"`python benchmarks/rank_backbones.py` — {seconds / 60:.1f} min on {os.cpu_count()} CPU cores, 1-min load "
+             f"`python benchmarks/rank_backbones.py{' ' + options if options else ''}` — {seconds / 60:.1f} min on {os.cpu_count()} CPU cores, 1-min load "
              f"average {load[0]:.1f} at the start, {load[1]:.1f} at the end (other work shared the machine).", "",
              "## Ranking: LogME vs. the frozen strategy's test accuracy", "",
              "| dataset | pool / test | backbone (LogME order) | LogME | CV probe | test accuracy | ms per item | "
@@ -198,6 +199,7 @@ def main() -> None:
                                                               "per class")
     parser.add_argument("--test", type=int, default=40, help="image datasets: at most this many test images per class")
     parser.add_argument("--bbc-per-class", type=int, default=60, help="full BBC articles per class, pool and test")
+    parser.add_argument("--name", default="rank_backbones", help="results go to benchmarks/results/NAME.{md,json}")
     args = parser.parse_args()
     cache = EmbeddingCache(WORK / "cache")
     load_before = os.getloadavg()[0]
@@ -206,11 +208,11 @@ def main() -> None:
     for name in args.datasets.split(","):
         print(f"{name} ...", flush=True)
         results.append(run(name, args, cache))
-        (HERE / "results" / "rank_backbones.json").write_text(json.dumps(
+        (HERE / "results" / f"{args.name}.json").write_text(json.dumps(
             {"args": vars(args), "results": results, "platform": sys.platform}, indent=2))
     seconds = time.perf_counter() - started
-    report = markdown(results, seconds, (load_before, os.getloadavg()[0]))
-    (HERE / "results" / "rank_backbones.md").write_text(report)
+    report = markdown(results, seconds, (load_before, os.getloadavg()[0]), " ".join(sys.argv[1:]))
+    (HERE / "results" / f"{args.name}.md").write_text(report)
     print(report)
 
 

@@ -351,15 +351,15 @@ def _print_ranking(ranking: Any) -> None:
     for column in ("rank", "backbone", "LogME", "linear probe (CV)", f"ms per {unit}", "embedded now",
                    "at 2x data", "at 10x data"):
         table.add_column(column, justify="left" if column == "backbone" else "right")
-    for rank, score in enumerate(ranking.scores, 1):
-        if score.skipped:
-            table.add_row("-", score.name, f"skipped: {score.skipped}", "", "", "", "", "")
-            continue
+    for rank, score in enumerate(ranking.ranked, 1):
         twice, tenfold = score.curve.at(2), score.curve.at(10)
         table.add_row(str(rank), score.name, f"{score.logme:.3f}",
                       f"{score.probe_accuracy:.1%} ± {score.probe_std:.1%}", f"{1000 * score.seconds_per_item:.1f}",
                       str(score.embedded), f"{twice.accuracy:.1%}", f"{tenfold.accuracy:.1%}")
     console.print(table)
+    for score in ranking.scores:
+        if score.skipped:
+            console.print(f"skipped {score.name}: {score.skipped}", highlight=False)
 
 
 def _add_inspect(commands: argparse._SubParsersAction) -> None:

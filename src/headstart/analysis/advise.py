@@ -31,6 +31,7 @@ FEW_IMAGES_PER_CLASS = 30
 MANY_IMAGES_PER_CLASS = 200
 LOW_PROBE = 0.8  # frozen features that separate the classes worse than this are far from the task
 WORTH_LABELLING = 0.02  # doubling the data is worth it when the curve expects at least this much more accuracy
+SLOW_GAIN = 0.05  # ... and 10x the data still worth weighing against fine-tuning at this much
 NEAR_CEILING = 0.95
 
 
@@ -156,9 +157,13 @@ def next_steps(ranking: Ranking, data: str, *, far_from_source: bool) -> tuple[l
     trained = "scratch,frozen,partial,full" if ranking.task == "image" else "scratch,frozen,full"
     command = f"headstart compare {data} --strategies {trained} --per-class {max(1, size // 4)},{max(1, size // 2)}," \
               f"all --out compare/"
-    words = [f"{best.name} fits this data best by LogME ({best.logme:.3f}"
-             + (f"; next {ranked[1].name} {ranked[1].logme:.3f}" if len(ranked) > 1 else "")
-             + f"): a linear probe on its frozen features reaches {best.probe_accuracy:.1%} (cross-validated)."]
+    if len(ranked) > 1:
+        words = [f"{best.name} fits this data best by LogME ({best.logme:.3f}; next {ranked[1].name} "
+                 f"{ranked[1].logme:.3f}): a linear probe on its frozen features reaches {best.probe_accuracy:.1%} "
+                 "(cross-validated)."]
+    else:
+        words = [f"{best.name}'s frozen features: LogME {best.logme:.3f}, a linear probe reaches "
+                 f"{best.probe_accuracy:.1%} (cross-validated); --backbones all ranks it against the others."]
     by_probe = max(ranked, key=lambda s: s.probe_accuracy)
     if by_probe is not best and by_probe.probe_accuracy - best.probe_accuracy > 0.01:
         words.append(f"The probes disagree: {by_probe.name}'s reaches {by_probe.probe_accuracy:.1%}; compare both "
@@ -168,17 +173,21 @@ def next_steps(ranking: Ranking, data: str, *, far_from_source: bool) -> tuple[l
                  f"have, {twice.accuracy:.1%} ({twice.low:.1%}-{twice.high:.1%}) at 2x and {tenfold.accuracy:.1%} "
                  f"({tenfold.low:.1%}-{tenfold.high:.1%}) at 10x.")
     gain, gain_far = twice.accuracy - now.accuracy, tenfold.accuracy - now.accuracy
+    deeper = (f"`headstart train {data} --backbone {best.name} --strategy partial --time-budget 600` (a GPU helps) or "
+              "`--strategy multilayer`" if ranking.task == "image" else
+              f"`headstart train {data} --backbone minilm --strategy full` (a GPU helps)")
     if far_from_source and max(s.probe_accuracy for s in ranked) < LOW_PROBE and size >= MANY_IMAGES_PER_CLASS:
         words.append(f"Your data is far from every backbone's source (no probe reaches {LOW_PROBE:.0%}) and plentiful "
                      f"({size} per class): training from scratch is a serious candidate. Settle it with `{command}`.")
     elif gain >= WORTH_LABELLING:
         words.append(f"Label more data: doubling it is expected to add {100 * gain:.1f} points, 10x "
                      f"{100 * gain_far:.1f}.")
+    elif gain_far >= SLOW_GAIN:
+        words.append(f"More labels pay slowly ({100 * gain:+.1f} points at 2x, {100 * gain_far:+.1f} at 10x): "
+                     f"fine-tuning deeper may be the cheaper next step. Try {deeper}.")
     elif now.accuracy < NEAR_CEILING:
         words.append(f"Fine-tune deeper rather than label more: 10x the data is expected to add only "
-                     f"{100 * gain_far:.1f} points to the frozen features. Try `headstart train {data} --backbone "
-                     f"{best.name} --strategy partial --time-budget 600` (a GPU helps)"
-                     + (" or `--strategy multilayer`." if ranking.task == "image" else "."))
+                     f"{100 * gain_far:.1f} points to the frozen features. Try {deeper}.")
     else:
         words.append(f"The frozen features are near the ceiling: 10x the data is expected to add "
                      f"{100 * gain_far:.1f} points; `--strategy frozen` is enough.")
@@ -195,7 +204,7 @@ def advise(data: str | Path | ImageSet | TextDataset, *, backbone: str | None = 
     ``backbone``: the one to measure (default ``efficientnet_lite0``, or with ``backbones`` the top-ranked);
     ``backbones``: ``"all"`` or names to rank by LogME on every example's frozen features (read from and written to
     the embedding ``cache``), with each one's probe accuracy, cost and learning curve, and the next step in words
-    (texts are always ranked, ``"all"`` by default: MiniLM and GloVe);
+    (texts are always ranked: ``backbones``, else ``backbone``, else ``"all"``: MiniLM and GloVe);
     ``weights``: a local weights file for ``backbone`` when it has no bundled weights (as ``--weights``);
     ``can_fine_tune``: see :func:`recommend` (default: whether this machine has a GPU);
     ``task``: ``image``, ``text`` or ``auto`` (from ``data``); ``text_column``/``label_column``: a text table's."""
@@ -208,7 +217,8 @@ def advise(data: str | Path | ImageSet | TextDataset, *, backbone: str | None = 
     if text:
         texts = data if isinstance(data, TextDataset) else load_text_dataset(
             data, text_column=text_column, label_column=label_column)
-        return _text_advice(texts, str(getattr(data, "source", data)), backbones or "all", cache, seed, progress)
+        return _text_advice(texts, str(getattr(data, "source", data)), backbones or backbone or "all", cache, seed,
+                            progress)
     if can_fine_tune is None:
         can_fine_tune = pick_device("auto").type != "cpu"
     images = data if isinstance(data, ImageSet) else check_images(find_images(data), in_chans=in_chans)
