@@ -69,19 +69,23 @@ class EmbeddingCache:
             return {}
         return meta if isinstance(meta, dict) else {}
 
-    def register(self, extractor: str, description: dict[str, Any], *, dim: int,
-                 seconds_per_item: float | None = None) -> None:
-        """Record what an extractor key means (for ``headstart cache info``), its embeddings' length and, when
-        given, what computing one took (the cost ``headstart advise --backbones`` reports for cached entries)."""
-        timing = {} if seconds_per_item is None else {"seconds_per_item": seconds_per_item}
-        if self._meta(extractor).get("dim") != dim or timing:
+    def register(self, extractor: str, description: dict[str, Any], *, dim: int, seconds: float | None = None,
+                 count: int = 0) -> None:
+        """Record what an extractor key means (for ``headstart cache info``) and its embeddings' length; with
+        ``seconds`` spent computing ``count`` embeddings, add them to the extractor's running totals (the cost
+        ``headstart advise --backbones`` reports when every embedding comes from the cache)."""
+        meta = self._meta(extractor)
+        timing = {} if seconds is None or not count else {
+            "embed_seconds": meta.get("embed_seconds", 0.0) + seconds, "embedded": meta.get("embedded", 0) + count}
+        if meta.get("dim") != dim or timing:
             write_text_atomically(self._meta_path(extractor),
                                   json.dumps({**description, "dim": dim, **timing}, indent=2, default=str))
         self._dims[extractor] = dim
 
     def seconds_per_item(self, extractor: str) -> float | None:
-        """Seconds one embedding took when extractor ``extractor`` last computed some (``None``: not recorded)."""
-        return self._meta(extractor).get("seconds_per_item")
+        """Mean seconds per embedding over everything extractor ``extractor`` computed (``None``: not recorded)."""
+        meta = self._meta(extractor)
+        return meta["embed_seconds"] / meta["embedded"] if meta.get("embedded") else None
 
     def get(self, extractor: str, digest: str) -> np.ndarray | None:
         """The cached embedding, or ``None`` when absent or not a whole one (damaged, wrong length, NaN/inf)."""

@@ -64,8 +64,8 @@ def extract_embeddings(backbone: Backbone, images: ImageSet, *, batch_size: int 
                                  graph_path=graph)
             computed = _run(runner, todo, backbone, batch_size, tta, background, progress, pin=target.type == "cuda")
         if cache is not None:
-            cache.register(key, description, dim=computed.shape[1],
-                           seconds_per_item=(time.perf_counter() - started) / len(todo))
+            cache.register(key, description, dim=computed.shape[1], seconds=time.perf_counter() - started,
+                           count=len(todo))
             cache.put_many(key, ((digests[i], row) for i, row in zip(missing, computed)))
         for i, row in zip(missing, computed):
             found[i] = row

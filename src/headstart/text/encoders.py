@@ -113,7 +113,7 @@ class SentenceTransformerEncoder(TextEncoder):
             vectors = np.asarray(vectors, dtype=np.float32)
             if self.cache is not None:
                 self.cache.register(key, {"text_encoder": self.fingerprint}, dim=vectors.shape[1],
-                                    seconds_per_item=(time.perf_counter() - started) / len(missing))
+                                    seconds=time.perf_counter() - started, count=len(missing))
                 self.cache.put_many(key, ((digests[i], row) for i, row in zip(missing, vectors)))
             for i, row in zip(missing, vectors):
                 found[i] = row
