@@ -69,6 +69,12 @@ def test_prototype_and_knn_heads_export_as_layers(fashion_small, images, tmp_pat
     _assert_parity(clf, Path(clf.export(tmp_path)["card"]), images)
 
 
+@pytest.mark.parametrize("format", ["onnx", "torchscript"])
+def test_a_multilayer_model_exports_every_block_it_reads_with_tta(fashion_small, images, tmp_path, format):
+    clf = headstart.ImageClassifier(strategy="multilayer", tta=True, progress=False).fit(fashion_small[0])
+    _assert_parity(clf, Path(clf.export(tmp_path, format=format)["card"]), images)
+
+
 @pytest.mark.slow
 def test_a_fine_tuned_network_with_tta_exports_at_its_own_input_size(fashion_small, images, tmp_path):
     clf = headstart.ImageClassifier(strategy="full", epochs=1, image_size=64, tta=True, progress=False)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -86,9 +87,33 @@ def test_predictions_over_http_equal_the_classifiers(image_model, start_server, 
     assert raw.json()["predictions"][0]["top_k"][0]["class"] == clf.predict([photos[1]])[0]
     card = httpx.get(f"{url}/model").json()
     assert card["classes"] == clf.classes_ and card["strategy"] == "frozen"
-    assert card["backbone"] == "efficientnet_lite0" and card["validation"]["val_accuracy"] == clf.training_["val_accuracy"]
+    assert card["backbone"] == "efficientnet_lite0"
+    assert card["validation"]["val_accuracy"] == clf.training_["val_accuracy"]
     assert "<title>headstart</title>" in httpx.get(url).text
     assert httpx.get(f"{url}/static/app.js").status_code == 200
+
+
+def test_requests_sent_together_each_get_their_own_answer(image_model, start_server, fashion_small):
+    path, clf = image_model
+    url = start_server(path)
+    files = sorted(fashion_small[1].rglob("*.png"))
+    expected = dict(zip((f.name for f in files), clf.predict(files)))
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda f: httpx.post(f"{url}/predict", files=_files([f]), timeout=120), files * 2))
+    for file, answer in zip(files * 2, answers):
+        prediction = answer.json()["predictions"][0]
+        assert prediction["file"] == file.name and prediction["top_k"][0]["class"] == expected[file.name]
+    batches = httpx.get(f"{url}/model").json()["batches"]
+    assert batches["inputs"] == 2 * len(files) and 1 <= batches["count"] <= batches["inputs"]
+
+
+def test_a_taken_port_is_refused_before_the_model_loads(frozen_model, capsys):
+    from headstart.cli import main
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["serve", str(frozen_model), "--port", str(port)]) == 1
+    assert "cannot listen" in capsys.readouterr().err
 
 
 def test_bad_requests_get_a_4xx_naming_the_problem(image_model, start_server, photos):

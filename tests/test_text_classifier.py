@@ -161,9 +161,10 @@ def test_bad_settings_and_data_get_clear_errors(tmp_path):
         (TextClassifier(head="svm"), ConfigError, "unknown head 'svm'"),
         (TextClassifier(head="knn"), ConfigError, "'knn' is a strategy of its own"),
         (TextClassifier("glove-50d", "full"), ConfigError, "full fine-tuning works with the bundled minilm"),
-        (TextClassifier(strategy="full", epochs=0), ConfigError, "epochs must be at least 1"),
-        (TextClassifier(strategy="full", lr=-1.0), ConfigError, "lr must be positive"),
-        (TextClassifier(strategy="scratch", val_fraction=1.5), DataError, "validation fraction"),
+        (TextClassifier(strategy="full", epochs=0), ConfigError, r"epochs \(--epochs\) must be an int in the range"),
+        (TextClassifier(strategy="full", lr=-1.0), ConfigError, r"lr \(--lr\) must be a number in the range \(0, "),
+        (TextClassifier(strategy="scratch", max_length=0), ConfigError, r"max_length \(--max-length\) must be"),
+        (TextClassifier(strategy="scratch", val_fraction=1.5), ConfigError, r"val_fraction \(--val-fraction\)"),
     ]
     for clf, error, message in cases:
         with pytest.raises(error, match=message):

@@ -13,6 +13,8 @@ The public names are imported on first use (torch and friends take seconds to im
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from .errors import BackboneError, BundleError, ConfigError, DataError, HeadstartError, StorageError
@@ -41,6 +43,19 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+class _Package(types.ModuleType):
+    """``headstart.compare`` stays the function when the subpackage of that name is imported (the import system
+    binds a loaded subpackage to its parent's attribute)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == f".{name}":
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 __all__ = ["BackboneError", "BundleError", "CompareResult", "ConfigError", "DataError", "HeadstartError",

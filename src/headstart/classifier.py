@@ -177,10 +177,12 @@ class ImageClassifier:
     def _fit_auto(self, train: ImageSet, val_set: ImageSet, *,
                   refit: bool) -> tuple[TransferNet, Strategy, dict[str, Any]]:
         """``auto``: measure the data (:func:`headstart.advise`), then fit the candidates cheapest first and keep
-        the one that scores highest on the validation split: ``frozen`` and ``multilayer``
-        from one forward pass over the images, then the advised fine-tuning when this run can afford it (a GPU,
-        or ``epochs``/``time_budget`` given); on a tie the advised one, else the cheaper. Each candidate's score
-        and seconds go into ``advice_``."""
+        the best. ``frozen`` and ``multilayer`` come from one forward pass over the images; between them the lower
+        cross-validated log loss of the head's own C search decides (every training image held out once, where a
+        validation split of small data is a few images), else the validation accuracy. The advised fine-tuning
+        joins when this run can afford it (a GPU, or ``epochs``/``time_budget`` given) and is kept if it scores
+        higher on the validation split (on a tie the advised one, else the cheaper). Each candidate's scores and
+        seconds go into ``advice_``."""
         can_fine_tune = self.epochs is not None or self.time_budget is not None or \
             pick_device(self.accelerator).type != "cpu"
         advice = advise(train, backbone=self.backbone, in_chans=self.in_chans, seed=self.seed, weights=self.weights,
@@ -188,7 +190,9 @@ class ImageClassifier:
         self.advice_ = advice.to_dict()
         backbone = load_backbone(self.backbone, in_chans=self.in_chans, image_size=self.image_size,
                                  weights=self.weights)
+        started = time.perf_counter()
         blocks = [self.embed(backbone, images, "blocks") for images in (train, val_set)]
+        self.advice_["embedding_seconds"] = time.perf_counter() - started
         pooled = slice(block_layout(backbone)[-1].start, None)
         candidates = []
         for name in ("frozen", "multilayer"):
@@ -197,16 +201,21 @@ class ImageClassifier:
             features = blocks if name == "multilayer" else [f[:, pooled] for f in blocks]
             net, details = self._fit_on_embeddings(backbone, strategy, train, val_set, refit=refit, features=features)
             candidates.append((net, strategy, details, time.perf_counter() - started))
+        self.advice_["candidates"] = [_scores(*candidate[1:]) for candidate in candidates]
+        losses = [details.get("cv_log_loss") for _, _, details, _ in candidates]
+        if None in losses:  # a head without a C search (--head linear/mlp for frozen)
+            candidates = [max(candidates, key=lambda c: (c[2]["val_accuracy"], c[1].name == advice.strategy))]
+        else:
+            candidates = [candidates[int(np.argmin(losses))]]
         if advice.strategy in ("partial", "full"):
             started = time.perf_counter()
             candidates.append((*self._fit_strategy(advice.strategy, advice.freeze, train, val_set, refit=refit),
                                time.perf_counter() - started))
+            self.advice_["candidates"].append(_scores(*candidates[-1][1:]))
         # On a tie the advised candidate is kept (on small data one validation image is several points, and the
         # advice carries what the data size and its distance from the source say), else the cheaper one.
         best = max(range(len(candidates)), key=lambda i: (candidates[i][2]["val_accuracy"],
                                                           candidates[i][1].name == advice.strategy, -i))
-        self.advice_["candidates"] = [{"strategy": strategy.name, "val_accuracy": details["val_accuracy"],
-                                       "seconds": seconds} for _, strategy, details, seconds in candidates]
         self.advice_["chosen"] = candidates[best][1].name
         return candidates[best][:3]
 
@@ -360,6 +369,12 @@ class ImageClassifier:
         clf.skipped_, clf.advice_ = [], document["advice"]
         clf.train_digests_, clf.data_warnings_ = document.get("train_digests", []), []
         return clf
+
+
+def _scores(strategy: Strategy, details: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """What ``auto`` records of one candidate."""
+    return {"strategy": strategy.name, "val_accuracy": details["val_accuracy"],
+            "cv_log_loss": details.get("cv_log_loss"), "seconds": seconds}
 
 
 def load(path: str | Path) -> "ImageClassifier | TextClassifier":

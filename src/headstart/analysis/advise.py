@@ -21,7 +21,7 @@ from ..features.cache import EmbeddingCache
 from ..runtime import pick_device
 from ..validation import POSITIVE_INT, SEED, validate
 from .ranking import Ranking, rank_backbones
-from .similarity import StageEvidence, batchnorm_shift, probe_accuracies, stage_features
+from .similarity import StageEvidence, probe_accuracies, stage_statistics
 
 # A stage whose BatchNorm inputs diverge from the source's by more than this (mean Gaussian KL per
 # channel) sees data unlike what it was trained on. Measured with EfficientNet-Lite0: scikit-image's
@@ -110,7 +110,7 @@ def recommend(stages: list[StageEvidence], images_per_class: float, num_classes:
         reasons.append(f"Your images {close} from stage {far_from + 1} ({stages[far_from].stage}) on {shift}.")
     if images_per_class < FEW_IMAGES_PER_CLASS:
         strategy, freeze = "frozen", None
-        reasons.append(f"With fewer than {FEW_IMAGES_PER_CLASS} per class, fine-tuning would overfit: every "
+        reasons.append(f"With fewer than {FEW_IMAGES_PER_CLASS} images per class, fine-tuning would overfit: every "
                        "pretrained layer stays frozen and only the new head is fitted (frozen).")
     elif images_per_class < MANY_IMAGES_PER_CLASS:
         if far_from is None and late_probe >= 0.9:
@@ -230,9 +230,8 @@ def advise(data: str | Path | ImageSet | TextDataset, *, backbone: str | None = 
     counts = list(images.class_counts().values())
     sample = _sample(images, sample_per_class, seed)
     network = load_backbone(backbone, in_chans=in_chans, weights=weights)
-    shifts = batchnorm_shift(network, sample)
-    probes = probe_accuracies(stage_features(network, sample), np.asarray(sample.labels), seed=seed) if probe \
-        else [None] * len(shifts)
+    shifts, features = stage_statistics(network, sample, features=probe)
+    probes = probe_accuracies(features, np.asarray(sample.labels), seed=seed) if probe else [None] * len(shifts)
     evidence = [StageEvidence(stage.name, shift, accuracy)
                 for stage, shift, accuracy in zip(network.stages, shifts, probes)]
     advice = recommend(evidence, float(np.median(counts)), len(images.classes), backbone, can_fine_tune=can_fine_tune)

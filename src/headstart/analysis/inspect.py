@@ -25,7 +25,7 @@ from ..bundle import bundle_path  # noqa: E402
 from ..data.dataset import check_images, find_images, make_transform  # noqa: E402
 from ..data.images import load_image  # noqa: E402
 from ..errors import ConfigError  # noqa: E402
-from .similarity import batchnorm_shift, probe_accuracies, stage_features  # noqa: E402
+from .similarity import probe_accuracies, stage_statistics  # noqa: E402
 
 
 def _save(figure: plt.Figure, path: Path) -> Path:
@@ -92,8 +92,8 @@ def stage_curve(backbone: Backbone, data: Path, path: Path, per_class: int = 20)
     labels = np.asarray(images.labels)
     keep = [i for c in range(len(images.classes)) for i in np.flatnonzero(labels == c)[:per_class]]
     sample = images.subset(sorted(keep))
-    probes = probe_accuracies(stage_features(backbone, sample), np.asarray(sample.labels))
-    shifts = batchnorm_shift(backbone, sample)
+    shifts, features = stage_statistics(backbone, sample)
+    probes = probe_accuracies(features, np.asarray(sample.labels))
     names = [f"{i + 1}\n{s.name}" for i, s in enumerate(backbone.stages)]
     figure, left = plt.subplots(figsize=(9, 4))
     left.plot(range(len(probes)), probes, "o-", color="tab:blue", label="linear probe accuracy")

@@ -43,17 +43,18 @@ def _gaussian_kl(mean_p: torch.Tensor, var_p: torch.Tensor, mean_q: torch.Tensor
     return 0.5 * (torch.log(var_q / var_p) + (var_p + (mean_p - mean_q) ** 2) / var_q - 1.0)
 
 
-def batchnorm_shift(backbone: Backbone, images: ImageSet, *, batch_size: int = 32) -> list[float | None]:
-    """Per stage: mean KL divergence between the data's and the source's BatchNorm input statistics.
-
-    ``None`` for stages without BatchNorm (e.g. transformer blocks).
-    """
+def stage_statistics(backbone: Backbone, images: ImageSet, *, batch_size: int = 32,
+                     features: bool = True) -> tuple[list[float | None], list[np.ndarray]]:
+    """One forward pass over ``images`` giving both measurements: :func:`batchnorm_shift`'s per-stage shifts and
+    (with ``features``) :func:`stage_features`' pooled outputs of every stage."""
     backbone = backbone.eval()
     layers = {name: module for name, module in backbone.body.named_modules()
               if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.running_mean is not None}
+    stage_modules = [backbone.body.get_submodule(backbone.stage_module_name(i)) for i in range(len(backbone.stages))]
     sums: dict[str, list[torch.Tensor]] = {}
+    outputs: list[list[np.ndarray]] = [[] for _ in stage_modules]
 
-    def hook(name: str):
+    def statistics(name: str):
         def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
             x = inputs[0].float()
             dims = [0, 2, 3] if x.ndim == 4 else [0]
@@ -67,14 +68,22 @@ def batchnorm_shift(backbone: Backbone, images: ImageSet, *, batch_size: int = 3
                 sums[name] = [total, squares, torch.tensor(count)]
         return record
 
-    handles = [module.register_forward_hook(hook(name)) for name, module in layers.items()]
+    def pooled(index: int):
+        def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+            pooled_output = output.mean(dim=(2, 3)) if output.ndim == 4 else output.mean(dim=1)
+            outputs[index].append(pooled_output.float().numpy())
+        return record
+
+    handles = [module.register_forward_hook(statistics(name)) for name, module in layers.items()]
+    if features:
+        handles += [module.register_forward_hook(pooled(i)) for i, module in enumerate(stage_modules)]
     loader = DataLoader(ImageDataset(images, make_transform(backbone.preprocessing, train=False), backbone.in_chans,
                                      min_side=decode_side(backbone.preprocessing)),
                         batch_size=batch_size)
     try:
         with torch.inference_mode():
             for batch, _ in loader:
-                backbone(batch)
+                backbone(batch.contiguous(memory_format=torch.channels_last))
     finally:
         for handle in handles:
             handle.remove()
@@ -89,33 +98,20 @@ def batchnorm_shift(backbone: Backbone, images: ImageSet, *, batch_size: int = 3
         owners = {n.rsplit(".", 1)[0] for n in stage.parameter_names}
         values = [v for name, v in shift_per_layer.items() if name in owners]
         per_stage.append(float(np.mean(values)) if values else None)
-    return per_stage
+    return per_stage, [np.concatenate(chunks) for chunks in outputs] if features else []
+
+
+def batchnorm_shift(backbone: Backbone, images: ImageSet, *, batch_size: int = 32) -> list[float | None]:
+    """Per stage: mean KL divergence between the data's and the source's BatchNorm input statistics.
+
+    ``None`` for stages without BatchNorm (e.g. transformer blocks).
+    """
+    return stage_statistics(backbone, images, batch_size=batch_size, features=False)[0]
 
 
 def stage_features(backbone: Backbone, images: ImageSet, *, batch_size: int = 32) -> list[np.ndarray]:
     """Average-pooled outputs of every stage, from one forward pass per batch."""
-    backbone = backbone.eval()
-    modules = [backbone.body.get_submodule(backbone.stage_module_name(i)) for i in range(len(backbone.stages))]
-    outputs: list[list[np.ndarray]] = [[] for _ in modules]
-
-    def hook(index: int):
-        def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-            pooled = output.mean(dim=(2, 3)) if output.ndim == 4 else output.mean(dim=1)
-            outputs[index].append(pooled.float().numpy())
-        return record
-
-    handles = [module.register_forward_hook(hook(i)) for i, module in enumerate(modules)]
-    loader = DataLoader(ImageDataset(images, make_transform(backbone.preprocessing, train=False), backbone.in_chans,
-                                     min_side=decode_side(backbone.preprocessing)),
-                        batch_size=batch_size)
-    try:
-        with torch.inference_mode():
-            for batch, _ in loader:
-                backbone(batch.contiguous(memory_format=torch.channels_last))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return [np.concatenate(chunks) for chunks in outputs]
+    return stage_statistics(backbone, images, batch_size=batch_size)[1]
 
 
 def probe_accuracies(features_per_stage: list[np.ndarray], labels: np.ndarray, *, folds: int = 3,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -85,9 +86,10 @@ def _export_image(clf: "ImageClassifier", out: Path, name: str, format: str, qua
     preprocessing = backbone.preprocessing
     if format == "torchscript":
         network = copy.deepcopy(probability_net(clf)).requires_grad_(False)  # outputs then need no .detach()
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch 2.14 marks TorchScript deprecated; it still runs
             traced = torch.jit.trace(network, (example_pixels(clf),), check_trace=False)
-        write_atomically(out / name, lambda stream: torch.jit.save(traced, stream))
+            write_atomically(out / name, lambda stream: torch.jit.save(traced, stream))
     elif quantize:
         from .quantize import quantize_int8
 

@@ -11,10 +11,12 @@ again and overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -24,6 +26,9 @@ from ..atomic import write_atomically, write_text_atomically
 from ..data.digest import file_digest, file_digests
 
 __all__ = ["EmbeddingCache", "default_cache_dir", "describe_key", "file_digest", "file_digests", "open_cache"]
+
+
+STALE_TEMPORARY_SECONDS = 3600  # a cache entry is written in milliseconds: an hour-old temporary file is orphaned
 
 
 def default_cache_dir() -> Path:
@@ -55,6 +60,7 @@ class EmbeddingCache:
         self.root = Path(root) if root is not None else default_cache_dir()
         self._dims: dict[str, int | None] = {}
         self.written = 0
+        self._registered: set[tuple[str, int]] = set()
 
     def _entry(self, extractor: str, digest: str) -> Path:
         return self.root / "embeddings" / extractor / digest[:2] / f"{digest}.npy"
@@ -69,18 +75,31 @@ class EmbeddingCache:
             return {}
         return meta if isinstance(meta, dict) else {}
 
-    def register(self, extractor: str, description: dict[str, Any], *, dim: int, seconds: float | None = None,
-                 count: int = 0) -> None:
-        """Record what an extractor key means (for ``headstart cache info``) and its embeddings' length; with
-        ``seconds`` spent computing ``count`` embeddings, add them to the extractor's running totals (the cost
+    def register(self, extractor: str, description: dict[str, Any], *, dim: int) -> None:
+        """Record what an extractor key means (for ``headstart cache info``) and its embeddings' length; the
+        first time in a process, also remove temporary files that writers killed mid-write left behind (older
+        than :data:`STALE_TEMPORARY_SECONDS`, so another process's write in progress is left alone)."""
+        if (extractor, dim) in self._registered:
+            return
+        if self._meta(extractor).get("dim") != dim:
+            write_text_atomically(self._meta_path(extractor),
+                                  json.dumps({**description, "dim": dim}, indent=2, default=str))
+        self._dims[extractor] = dim
+        self._registered.add((extractor, dim))
+        stale = time.time() - STALE_TEMPORARY_SECONDS
+        for leftover in (self.root / "embeddings" / extractor).glob("*/.*.tmp"):
+            with contextlib.suppress(OSError):  # gone already, or another process's to finish
+                if leftover.stat().st_mtime < stale:
+                    leftover.unlink()
+
+    def record_cost(self, extractor: str, seconds: float, count: int) -> None:
+        """Add ``seconds`` spent computing ``count`` embeddings to the extractor's running totals (the cost
         ``headstart advise --backbones`` reports when every embedding comes from the cache)."""
         meta = self._meta(extractor)
-        timing = {} if seconds is None or not count else {
-            "embed_seconds": meta.get("embed_seconds", 0.0) + seconds, "embedded": meta.get("embedded", 0) + count}
-        if meta.get("dim") != dim or timing:
-            write_text_atomically(self._meta_path(extractor),
-                                  json.dumps({**description, "dim": dim, **timing}, indent=2, default=str))
-        self._dims[extractor] = dim
+        if meta and count:
+            write_text_atomically(self._meta_path(extractor), json.dumps(
+                {**meta, "embed_seconds": meta.get("embed_seconds", 0.0) + seconds,
+                 "embedded": meta.get("embedded", 0) + count}, indent=2, default=str))
 
     def seconds_per_item(self, extractor: str) -> float | None:
         """Mean seconds per embedding over everything extractor ``extractor`` computed (``None``: not recorded)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -55,18 +56,24 @@ def extract_embeddings(backbone: Backbone, images: ImageSet, *, batch_size: int 
         graph = (cache or EmbeddingCache()).graph_path(describe_key(graph_description))
         todo = images.subset(missing)
         started = time.perf_counter()
+
+        def keep(offset: int, rows: np.ndarray) -> None:
+            """Cache each batch as it comes, so an interrupted run keeps what it embedded."""
+            if cache is not None:
+                cache.register(key, description, dim=rows.shape[1])
+                cache.put_many(key, ((digests[i], row) for i, row in zip(missing[offset:], rows)))
+
         streams = min(os.cpu_count() or 1, -(-len(todo) // STREAM_BATCH))
         if engine == "onnx" and streams > 1:
             computed = _run_streams(pixel_graph(backbone, graph, stage), todo, backbone, streams, tta, background,
-                                    progress)
+                                    progress, keep)
         else:
             runner = make_runner(backbone, engine=engine, precision=precision, device=target, stage=stage,
                                  graph_path=graph)
-            computed = _run(runner, todo, backbone, batch_size, tta, background, progress, pin=target.type == "cuda")
+            computed = _run(runner, todo, backbone, batch_size, tta, background, progress, keep,
+                            pin=target.type == "cuda")
         if cache is not None:
-            cache.register(key, description, dim=computed.shape[1], seconds=time.perf_counter() - started,
-                           count=len(todo))
-            cache.put_many(key, ((digests[i], row) for i, row in zip(missing, computed)))
+            cache.record_cost(key, time.perf_counter() - started, len(todo))
         for i, row in zip(missing, computed):
             found[i] = row
     if not found:
@@ -100,19 +107,20 @@ class _EmbeddedBatches(torch.utils.data.Dataset):
 
 
 def _run_streams(graph: Path, images: ImageSet, backbone: Backbone, streams: int, tta: bool, background: str,
-                 progress: bool) -> np.ndarray:
+                 progress: bool, keep: Callable[[int, np.ndarray], None]) -> np.ndarray:
     dataset = ImageDataset(images, make_pixel_transform(backbone.preprocessing), backbone.in_chans, background,
                            min_side=decode_side(backbone.preprocessing))
     chunks = []
     with progress_bar(len(images), f"embedding with {backbone.name}", enabled=progress) as advance:
         for features in DataLoader(_EmbeddedBatches(dataset, graph, tta), batch_size=None, num_workers=streams):
+            keep(sum(map(len, chunks)), np.asarray(features))
             chunks.append(np.asarray(features))
             advance(len(chunks[-1]))
     return np.concatenate(chunks)
 
 
 def _run(runner: Runner, images: ImageSet, backbone: Backbone, batch_size: int, tta: bool, background: str,
-         progress: bool, pin: bool) -> np.ndarray:
+         progress: bool, keep: Callable[[int, np.ndarray], None], pin: bool) -> np.ndarray:
     dataset = ImageDataset(images, make_pixel_transform(backbone.preprocessing), backbone.in_chans, background,
                            min_side=decode_side(backbone.preprocessing))
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=loader_workers() if len(dataset) > batch_size
@@ -123,6 +131,7 @@ def _run(runner: Runner, images: ImageSet, backbone: Backbone, batch_size: int, 
             features = runner(batch)
             if tta:
                 features = (features + runner(torch.flip(batch, dims=[3]))) / 2
+            keep(sum(map(len, chunks)), features)
             chunks.append(features)
             advance(len(batch))
     return np.concatenate(chunks)

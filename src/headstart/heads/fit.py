@@ -89,7 +89,7 @@ def _logistic_regression(features: np.ndarray, labels: np.ndarray, num_classes: 
     # by under a point there, so three candidates suffice.
     # Small data: stratified k-fold; from 2,000 embeddings on, one stratified 80/20 hold-out is enough.
     sample_weight = None if class_weight is None else np.asarray(class_weight, np.float32)[labels]
-    splits, init = [], None
+    splits, init, held_out_loss = [], None, None
     if warm_start is not None:
         init = torch.cat([warm_start.linear.weight.detach().T, warm_start.linear.bias.detach()[None]]).numpy()
     if C is None:
@@ -97,12 +97,12 @@ def _logistic_regression(features: np.ndarray, labels: np.ndarray, num_classes: 
         splitter = StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=seed) if len(labels) >= 2000 \
             else StratifiedKFold(folds, shuffle=True, random_state=seed)
         splits = list(splitter.split(features, labels))
-        C, init = choose_C(splits, features, labels, num_classes, sample_weight, candidates)
+        C, init, held_out_loss = choose_C(splits, features, labels, num_classes, sample_weight, candidates)
     params = fit_logistic(features, labels, num_classes, C, sample_weight=sample_weight, init=init)
     head = build_head("logreg", features.shape[1], num_classes)
     head.linear.weight.data.copy_(torch.from_numpy(params[:-1].T.copy()))
     head.linear.bias.data.copy_(torch.from_numpy(params[-1].copy()))
-    return head, {"C": C, "cv_splits": len(splits)}
+    return head, {"C": C, "cv_splits": len(splits), **({"cv_log_loss": held_out_loss} if splits else {})}
 
 
 def _train_torch_head(kind: str, features: np.ndarray, labels: np.ndarray, num_classes: int,

@@ -58,12 +58,12 @@ def log_loss(params: np.ndarray, features: np.ndarray, labels: np.ndarray) -> fl
 
 def choose_C(splits: list[tuple[np.ndarray, np.ndarray]], features: np.ndarray, labels: np.ndarray,
              num_classes: int, sample_weight: np.ndarray | None = None,
-             candidates: tuple[float, ...] = CANDIDATE_CS) -> tuple[float, np.ndarray]:
+             candidates: tuple[float, ...] = CANDIDATE_CS) -> tuple[float, np.ndarray, float]:
     """The C with the lowest held-out log loss over ``splits`` (train, held-out index pairs).
 
     Each split walks the candidates from strongest regularisation up, warm-starting each fit from the
-    last. Returns the chosen C and the chosen C's parameters averaged over splits (a warm start
-    for the final fit on all the data).
+    last. Returns the chosen C, the chosen C's parameters averaged over splits (a warm start
+    for the final fit on all the data) and its mean held-out log loss.
     """
     losses = np.zeros((len(splits), len(candidates)))
     params = [[None] * len(candidates) for _ in splits]
@@ -76,4 +76,4 @@ def choose_C(splits: list[tuple[np.ndarray, np.ndarray]], features: np.ndarray, 
             params[s][c] = previous
             losses[s, c] = log_loss(previous, features[held_out], labels[held_out])
     best = int(losses.mean(0).argmin())
-    return sorted(candidates)[best], np.mean([p[best] for p in params], axis=0)
+    return sorted(candidates)[best], np.mean([p[best] for p in params], axis=0), float(losses.mean(0)[best])

@@ -52,10 +52,12 @@ class Predictor:
             raise ConfigError(f"unknown engine {engine!r}.", fix=f"Choose one of {', '.join(ENGINES)}.")
         if batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}.", fix="Pass e.g. batch_size=32.")
-        self.model = load(model) if isinstance(model, (str, Path)) else model
-        if not hasattr(self.model, "classes_"):
+        if isinstance(model, (str, Path)):
+            model = load(model)
+            model.progress = False
+        if not hasattr(model, "classes_"):
             raise ConfigError("this classifier is not fitted yet.", fix="Call fit(data) or headstart.load(path).")
-        self.model.progress = False
+        self.model = model
         self.classes: list[str] = list(self.model.classes_)
         self.task = "text" if hasattr(self.model, "model_") else "image"
         self.batch_size = batch_size

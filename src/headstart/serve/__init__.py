@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000, max_u
         raise ConfigError(f"--max-upload-mb must be positive, got {max_upload_mb}.", fix="Pass e.g. 20.")
     if max_batch < 1:
         raise ConfigError(f"--max-batch must be at least 1, got {max_batch}.", fix="Pass e.g. 32, or 1 for none.")
+    _check_free(host, port)
     predictor = Predictor(model)
     if predictor.task == "image":  # the first run of a session allocates; do it before the first request
         size = predictor.card()["input"]
@@ -30,6 +32,16 @@ def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000, max_u
         print(f"serving {model} ({predictor.task}, {len(predictor.classes)} classes) on http://{host}:{port}/",
               flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _check_free(host: str, port: int) -> None:
+    """Refuse a taken or unknown address before spending seconds on loading the model."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as error:
+        raise ConfigError(f"cannot listen on {host}:{port} ({error.strerror or error}).",
+                          fix="Pass another --port (or stop what is using it), or a --host of this machine.") from None
 
 
 __all__ = ["serve"]

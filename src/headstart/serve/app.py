@@ -59,7 +59,6 @@ def create_app(predictor: Predictor, *, max_upload_bytes: int = 20 * 2 ** 20, ma
         await batcher.stop()
 
     app = FastAPI(title="headstart", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.batcher = batcher
     static = resources.files("headstart.serve") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

@@ -140,12 +140,6 @@ class TextClassifier:
             raise ConfigError(f"full fine-tuning works with the bundled minilm encoder only, not "
                               f"{self._backbone_name()!r}",
                               fix="pass backbone='minilm', or strategy='frozen' to fit a head on these embeddings")
-        for name in ("epochs", "batch_size", "max_length"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"{name} must be at least 1, got {value}", fix=f"pass a positive {name}")
-        if self.lr is not None and self.lr <= 0:
-            raise ConfigError(f"lr must be positive, got {self.lr}", fix="pass e.g. lr=3e-5")
 
     def _backbone_name(self) -> str:
         return self.backbone.name if isinstance(self.backbone, TextEncoder) else self.backbone

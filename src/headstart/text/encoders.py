@@ -112,9 +112,9 @@ class SentenceTransformerEncoder(TextEncoder):
                                         show_progress_bar=progress, convert_to_numpy=True, normalize_embeddings=True)
             vectors = np.asarray(vectors, dtype=np.float32)
             if self.cache is not None:
-                self.cache.register(key, {"text_encoder": self.fingerprint}, dim=vectors.shape[1],
-                                    seconds=time.perf_counter() - started, count=len(missing))
+                self.cache.register(key, {"text_encoder": self.fingerprint}, dim=vectors.shape[1])
                 self.cache.put_many(key, ((digests[i], row) for i, row in zip(missing, vectors)))
+                self.cache.record_cost(key, time.perf_counter() - started, len(missing))
             for i, row in zip(missing, vectors):
                 found[i] = row
         return np.stack(found)
