@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+from html import escape as html_escape
 
 import numpy as np
 import pytest
@@ -133,6 +134,10 @@ def test_report_holds_plots_and_a_summary_from_the_numbers(grid):
     assert f"`{best['strategy']}` beat `scratch`" in line or "trailed" in line
     assert f"{best['accuracy_mean']:.1%} vs {four['scratch']['accuracy_mean']:.1%}" in line
     assert line.split("`scratch`")[0].replace("`", "") in page.replace("<code>", "").replace("</code>", "")
+    advice = json.loads((grid.out / "advice.json").read_text())  # what `headstart advise DATA --backbones` says
+    assert [s["name"] for s in advice["ranking"]["scores"]] == ["efficientnet_lite0"]
+    assert "Advice (<code>headstart advise --backbones</code>)" in page and "at 10× the data" in page
+    assert html_escape(advice["next_steps"][-1]).split("`")[0] in page
 
 
 def test_report_links_the_backbones_inspect_pictures(grid):

@@ -53,6 +53,7 @@ def test_compare_runs_text_strategies_on_nested_subsets_and_resumes(bbc_csv, tmp
     assert np.mean(by["frozen", 6]) > 0.5  # five topics: chance is 0.2
     html = (out / "report.html").read_text()
     assert "texts per class" in html and "learning" in html.lower()
+    assert "Advice (<code>headstart advise --backbones</code>)" in html and "frozen features: LogME" in html
     again = compare(bbc_csv, backbone="glove-50d", strategies="scratch,frozen,prototype", per_class="2,6",
                     seeds=2, out=out, resume=True, progress=False)
     assert again.executed == 0 and again.reused == 12

@@ -292,13 +292,23 @@ def _backbones(args: argparse.Namespace) -> list[dict[str, str]]:
 
 
 def _add_advise(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("advise", help="recommend a strategy from the data's size and similarity to the source")
-    p.add_argument("data", help="labelled images: class folders or a CSV")
-    p.add_argument("--backbone", default="efficientnet_lite0")
+    p = commands.add_parser("advise", help="which backbone and strategy fit the data, and what more data would buy",
+                            description="Recommend a strategy from the data's size and similarity to the source; "
+                                        "with --backbones, rank the pretrained backbones by LogME on frozen "
+                                        "features (cached), fit a learning curve and say what to do next. Example: "
+                                        "headstart advise photos/ --backbones all --out advice.json")
+    p.add_argument("data", help="labelled images (class folders or a CSV) or texts (CSV/TSV/JSONL, or class folders "
+                                "of .txt)")
+    p.add_argument("--backbone", help="the backbone to measure stage by stage (default: efficientnet_lite0, or the "
+                                      "top-ranked with --backbones)")
+    p.add_argument("--backbones", help="'all' or comma-separated names to rank by LogME, each embedding every "
+                                       "example once (cached; texts: all by default)")
     p.add_argument("--in-chans", type=int, default=3)
-    p.add_argument("--weights", help="local weights file for backbones without bundled weights")
+    p.add_argument("--weights", help="local weights file for --backbone when it has no bundled weights")
     p.add_argument("--sample-per-class", type=int, default=30, help="images per class to measure")
     p.add_argument("--out", help="also write the advice as JSON to this file")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    _add_text_options(p, encoding=False)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_advise)
 
@@ -308,22 +318,45 @@ def _advise(args: argparse.Namespace) -> dict[str, Any]:
 
     if args.out:
         check_writable_folder(Path(args.out).parent)
-    advice = advise(args.data, backbone=args.backbone, in_chans=args.in_chans, weights=args.weights,
-                    sample_per_class=args.sample_per_class, seed=args.seed)
+    advice = advise(args.data, backbone=args.backbone, backbones=args.backbones, in_chans=args.in_chans,
+                    weights=args.weights, sample_per_class=args.sample_per_class, seed=args.seed, task=args.task,
+                    text_column=args.text_column, label_column=args.label_column, cache=not args.no_cache,
+                    progress=not args.json)
     result = advice.to_dict()
     if args.out:
         write_text_atomically(args.out, json.dumps(result, indent=2))
     if not args.json:
-        table = Table(title=f"{args.backbone}: per-stage evidence")
-        for column in ("stage", "name", "BatchNorm shift", "linear probe"):
-            table.add_column(column, justify="right")
-        for index, stage in enumerate(advice.stages, 1):
-            shift = "-" if stage.bn_shift is None else f"{stage.bn_shift:.2f}"
-            probe = "-" if stage.probe_accuracy is None else f"{stage.probe_accuracy:.0%}"
-            table.add_row(str(index), stage.stage, shift, probe)
-        console.print(table)
-        console.print(advice.explain())
+        if advice.ranking:
+            _print_ranking(advice.ranking)
+        if advice.stages:
+            table = Table(title=f"{advice.backbone}: per-stage evidence")
+            for column in ("stage", "name", "BatchNorm shift", "linear probe"):
+                table.add_column(column, justify="right")
+            for index, stage in enumerate(advice.stages, 1):
+                shift = "-" if stage.bn_shift is None else f"{stage.bn_shift:.2f}"
+                probe = "-" if stage.probe_accuracy is None else f"{stage.probe_accuracy:.0%}"
+                table.add_row(str(index), stage.stage, shift, probe)
+            console.print(table)
+        console.print(advice.explain(), highlight=False)
     return result
+
+
+def _print_ranking(ranking: Any) -> None:
+    unit = "image" if ranking.task == "image" else "text"
+    table = Table(title=f"backbones ranked by LogME on frozen features ({ranking.num_classes} classes, "
+                        f"{ranking.per_class:g} {unit}s per class)")
+    for column in ("rank", "backbone", "LogME", "linear probe (CV)", f"ms per {unit}", "embedded now",
+                   "at 2x data", "at 10x data"):
+        table.add_column(column, justify="left" if column == "backbone" else "right")
+    for rank, score in enumerate(ranking.ranked, 1):
+        twice, tenfold = score.curve.at(2), score.curve.at(10)
+        table.add_row(str(rank), score.name, f"{score.logme:.3f}",
+                      f"{score.probe_accuracy:.1%} ± {score.probe_std:.1%}", f"{1000 * score.seconds_per_item:.1f}",
+                      str(score.embedded), f"{twice.accuracy:.1%}", f"{tenfold.accuracy:.1%}")
+    console.print(table)
+    for score in ranking.scores:
+        if score.skipped:
+            console.print(f"skipped {score.name}: {score.skipped}", highlight=False)
 
 
 def _add_inspect(commands: argparse._SubParsersAction) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -106,7 +107,7 @@ def write_report(runs: list[dict[str, Any]], meta: dict[str, Any], out: Path) ->
     body = (f"<h2>Summary</h2><ul>{summary}</ul>{figures}"
             f"<h2>Test accuracy (mean ± std over seeds)</h2>{_matrix(runs, 'accuracy')}"
             f"<h2>Training wall time per run (mean, seconds)</h2>{_matrix(runs, 'seconds')}"
-            f"{_inspect_pictures(out)}<h2>Setup</h2>{_setup(runs, meta)}<h2>Every run</h2>{_all_runs(runs)}")
+            f"{_advice_section(out)}{_inspect_pictures(out)}<h2>Setup</h2>{_setup(runs, meta)}<h2>Every run</h2>{_all_runs(runs)}")
     return _write(out / "report.html", body, meta)
 
 
@@ -122,6 +123,23 @@ def _inspect_pictures(out: Path) -> str:
         return ""
     links = "".join(f"<li><a href='inspect/{name}'>{html.escape(title)}</a></li>" for name, title in found)
     return f"<h2>What the layers learned (<code>headstart inspect</code>)</h2><ul>{links}</ul>"
+
+
+def _advice_section(out: Path) -> str:
+    """What ``headstart advise`` says about this data (``advice.json`` beside the results), when it is there."""
+    path = out / "advice.json"
+    if not path.exists():
+        return ""
+    advice = json.loads(path.read_text())
+    ranked = [s for s in advice["ranking"]["scores"] if s["skipped"] is None]
+    rows = "".join(
+        f"<tr><td>{html.escape(s['name'])}</td><td>{s['logme']:.3f}</td><td>{s['probe_accuracy']:.1%}</td>"
+        + "".join(f"<td>{p['accuracy']:.1%} ({p['low']:.1%}–{p['high']:.1%})</td>" for p in s["curve"]["predictions"])
+        + "</tr>" for s in ranked)
+    steps = "".join(f"<li>{_code(html.escape(step))}</li>" for step in advice["next_steps"])
+    return ("<h2>Advice (<code>headstart advise --backbones</code>)</h2><table><tr><th>backbone</th><th>LogME</th>"
+            "<th>linear probe (CV)</th><th>expected now</th><th>at 2× the data</th><th>at 10× the data</th></tr>"
+            f"{rows}</table><ul>{steps}</ul>")
 
 
 def _write(path: Path, body: str, meta: dict[str, Any]) -> Path:

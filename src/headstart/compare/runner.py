@@ -19,6 +19,7 @@ from ..features import EmbeddingCache, extract_embeddings
 from ..runtime import describe_machine
 from ..validation import FRACTION, IMAGE_SIZE, NON_NEGATIVE, POSITIVE_INT, validate
 from ..strategies import EMBEDDING_STRATEGIES
+from .advice import write_advice
 from .grid import Size, check_sizes, check_test_classes, nested_subset, parse_sizes, \
     parse_strategies, split_test
 from .memory import PeakMemory
@@ -133,6 +134,7 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
                     image_size=size_for, time_budget=time_budget)
 
     store.run_missing(todo, run_one, progress=progress)
+    write_advice(data, store.out, backbone=backbone, task="image", cache=caches / "test", resume=resume)
     _inspect_backbone(backbone, data, pool, store.out / "inspect")
     report = write_report(store.runs, store.meta, store.out)
     return CompareResult(store.out, store.runs, len(todo), reused, report,

@@ -16,6 +16,7 @@ from ..features import EmbeddingCache
 from ..runtime import describe_machine
 from .grid import Size, check_sizes, check_test_classes, nested_subset, parse_sizes, split_test
 from .memory import PeakMemory
+from .advice import write_advice
 from .report import write_report
 from .results import ResultStore, run_record
 from .summary import summarize_runs
@@ -107,6 +108,7 @@ def compare_text(data: str | Path, *, backbone: str = "minilm",
         return _run(strategy, subset, test_set, backbone=backbone, seed=seed, epochs=epochs, caches=caches)
 
     store.run_missing(todo, run_one, progress=progress)
+    write_advice(data, store.out, backbone=backbone, task="text", cache=caches / "test", resume=resume, **columns)
     report = write_report(store.runs, store.meta, store.out)
     return store, len(todo), reused, report, summarize_runs(store.runs, unit="texts")
 

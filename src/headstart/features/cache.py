@@ -53,11 +53,13 @@ def describe_key(description: dict[str, Any]) -> str:
 
 
 class EmbeddingCache:
-    """Embeddings on disk under ``root/embeddings/<extractor key>/<digest[:2]>/<digest>.npy``."""
+    """Embeddings on disk under ``root/embeddings/<extractor key>/<digest[:2]>/<digest>.npy``; ``written`` counts
+    the entries this object has written (what was computed rather than read back)."""
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_cache_dir()
         self._dims: dict[str, int | None] = {}
+        self.written = 0
         self._registered: set[tuple[str, int]] = set()
 
     def _entry(self, extractor: str, digest: str) -> Path:
@@ -90,6 +92,20 @@ class EmbeddingCache:
                 if leftover.stat().st_mtime < stale:
                     leftover.unlink()
 
+    def record_cost(self, extractor: str, seconds: float, count: int) -> None:
+        """Add ``seconds`` spent computing ``count`` embeddings to the extractor's running totals (the cost
+        ``headstart advise --backbones`` reports when every embedding comes from the cache)."""
+        meta = self._meta(extractor)
+        if meta and count:
+            write_text_atomically(self._meta_path(extractor), json.dumps(
+                {**meta, "embed_seconds": meta.get("embed_seconds", 0.0) + seconds,
+                 "embedded": meta.get("embedded", 0) + count}, indent=2, default=str))
+
+    def seconds_per_item(self, extractor: str) -> float | None:
+        """Mean seconds per embedding over everything extractor ``extractor`` computed (``None``: not recorded)."""
+        meta = self._meta(extractor)
+        return meta["embed_seconds"] / meta["embedded"] if meta.get("embedded") else None
+
     def get(self, extractor: str, digest: str) -> np.ndarray | None:
         """The cached embedding, or ``None`` when absent or not a whole one (damaged, wrong length, NaN/inf)."""
         if extractor not in self._dims:
@@ -104,6 +120,7 @@ class EmbeddingCache:
 
     def put(self, extractor: str, digest: str, embedding: np.ndarray) -> None:
         write_atomically(self._entry(extractor, digest), lambda s: np.save(s, embedding, allow_pickle=False))
+        self.written += 1
 
     def put_many(self, extractor: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
         for digest, embedding in items:

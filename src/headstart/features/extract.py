@@ -9,6 +9,7 @@ between processes.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -54,6 +55,7 @@ def extract_embeddings(backbone: Backbone, images: ImageSet, *, batch_size: int 
         # The exported graph is reused even without an embedding cache: exporting costs seconds.
         graph = (cache or EmbeddingCache()).graph_path(describe_key(graph_description))
         todo = images.subset(missing)
+        started = time.perf_counter()
 
         def keep(offset: int, rows: np.ndarray) -> None:
             """Cache each batch as it comes, so an interrupted run keeps what it embedded."""
@@ -70,6 +72,8 @@ def extract_embeddings(backbone: Backbone, images: ImageSet, *, batch_size: int 
                                  graph_path=graph)
             computed = _run(runner, todo, backbone, batch_size, tta, background, progress, keep,
                             pin=target.type == "cuda")
+        if cache is not None:
+            cache.record_cost(key, time.perf_counter() - started, len(todo))
         for i, row in zip(missing, computed):
             found[i] = row
     if not found:

@@ -17,6 +17,7 @@ import hashlib
 import importlib.util
 import re
 import socket
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -106,12 +107,14 @@ class SentenceTransformerEncoder(TextEncoder):
         found = [self.cache.get(key, d) for d in digests] if self.cache is not None else [None] * len(texts)
         missing = [i for i, vector in enumerate(found) if vector is None]
         if missing:
+            started = time.perf_counter()
             vectors = self.model.encode([texts[i] for i in missing], batch_size=batch_size,
                                         show_progress_bar=progress, convert_to_numpy=True, normalize_embeddings=True)
             vectors = np.asarray(vectors, dtype=np.float32)
             if self.cache is not None:
                 self.cache.register(key, {"text_encoder": self.fingerprint}, dim=vectors.shape[1])
                 self.cache.put_many(key, ((digests[i], row) for i, row in zip(missing, vectors)))
+                self.cache.record_cost(key, time.perf_counter() - started, len(missing))
             for i, row in zip(missing, vectors):
                 found[i] = row
         return np.stack(found)
