@@ -407,7 +407,7 @@ def test_weights_file_reaches_advise_under_the_default_auto_strategy(tmp_path, d
     assert json.loads(out)["advice"]["backbone"] == "resnet18"
     code, out, err = cli(capsys, "--json", "advise", data, "--backbone", "resnet18", "--weights", tmp_path / "r18.pth",
                          "--sample-per-class", "4")
-    assert code == 0 and json.loads(out)["strategy"] == "frozen", err
+    assert code == 0 and json.loads(out)["strategy"] in ("frozen", "multilayer"), err  # 4 per class: no fine-tuning
 
 
 # --------------------------------------------------------------------------------------- duplicates, leakage
