@@ -153,11 +153,19 @@ def run_ranks(argv: Sequence[str], processes: int) -> None:
     try:
         elastic_launch(config, sys.executable)("-m", "headstart.cli", *argv)
     except ChildFailedError as error:
-        failures = sorted(error.failures.items(), key=lambda item: (item[1].exitcode == -signal.SIGTERM, item[0]))
+        # The cause first: a rank killed by a signal other than the agent's SIGTERM, then one that exited with an
+        # error (a rank whose peer vanished fails too, as a consequence), earliest first.
+        failures = sorted(error.failures.items(), key=lambda item: (
+            item[1].exitcode == -signal.SIGTERM, item[1].exitcode > 0, item[1].timestamp, item[0]))
         first_rank, first = failures[0]
-        how = f"was killed by {signal.Signals(-first.exitcode).name}" if first.exitcode < 0 else \
-            f"exited with code {first.exitcode}"
-        raise RankFailed(f"rank {first_rank} of {processes} (pid {first.pid}) {how}, so every rank was stopped; "
-                         "no model, metrics or results were written.",
+        others = "; ".join(f"rank {r}: {_ending(f.exitcode)}" for r, f in failures[1:])
+        raise RankFailed(f"rank {first_rank} of {processes} (pid {first.pid}) {_ending(first.exitcode)}, so every "
+                         f"rank was stopped{f' ({others})' if others else ''}. A model and metrics.json are written "
+                         "only when a run finishes, so none were (compare keeps the runs it had finished, for "
+                         "--resume).",
                          fix="See that rank's output above for why (out of memory: a smaller --batch-size); then "
                              "run the command again (embeddings already cached are not computed again).") from None
+
+
+def _ending(exitcode: int) -> str:
+    return f"was killed by {signal.Signals(-exitcode).name}" if exitcode < 0 else f"exited with code {exitcode}"
