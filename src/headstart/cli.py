@@ -584,11 +584,11 @@ def _launch(args: argparse.Namespace, argv: Sequence[str]) -> bool:
     from .distributed import _launcher_world, run_ranks
 
     devices, nodes = getattr(args, "devices", 1), getattr(args, "num_nodes", 1)
+    if (devices * nodes > 1 or _launcher_world() > 1) and args.command in ("train", "compare") and _is_text(args):
+        raise ConfigError("texts train on one process; --devices, --num-nodes, torchrun and srun apply to images.",
+                          fix="Run the command on its own, without --devices and --num-nodes.")
     if devices * nodes == 1 or _launcher_world() > 1:
         return False
-    if args.command in ("train", "compare") and _is_text(args):
-        raise ConfigError("texts train on one process; --devices and --num-nodes apply to images.",
-                          fix="Drop --devices and --num-nodes for text data.")
     if nodes > 1:
         raise ConfigError(f"--num-nodes {nodes} needs the command started on every machine.",
                           fix=f"Start it with srun (srun --nodes {nodes} --ntasks-per-node {devices} headstart ...) or "

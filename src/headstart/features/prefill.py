@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ def embed(data: str | Path, *, backbone: str = "efficientnet_lite0", features: s
     over ``devices`` × ``num_nodes`` processes (torchrun, srun, or re-run by Lightning's launcher).
 
     ``features``: ``pooled`` (``frozen``, ``prototype``, ``knn``) or ``blocks`` (``multilayer`` and ``auto``).
-    Returns counts: ``images``, ``cached_before``, ``embedded`` and ``embedded_per_rank`` (every rank gets them).
+    Returns counts: ``images``, ``cached_before``, ``embedded``, ``embedded_per_rank``, and the embedding's
+    ``seconds`` and ``images_per_second`` (decoding included, start-up and the readability check not).
     """
     validate({"in_chans": in_chans, "batch_size": batch_size, "devices": devices, "num_nodes": num_nodes},
              {"in_chans": [POSITIVE_INT], "batch_size": [POSITIVE_INT], "devices": [POSITIVE_INT],
@@ -45,10 +47,13 @@ def embed(data: str | Path, *, backbone: str = "efficientnet_lite0", features: s
     skipped = list(found.skipped) + [item for part in dist.gather(list(checked.skipped)) for item in part]
     images = found.subset([i for i, path in enumerate(found.paths) if str(path) in readable])
     network = load_backbone(backbone, in_chans=in_chans, weights=weights)
+    started = time.perf_counter()
     counts = fill_cache(network, images, store, batch_size=batch_size, device="cpu" if accelerator == "cpu" else "auto",
                         engine=engine, precision=precision, stage="blocks" if features == "blocks" else None, tta=tta,
                         background=background, progress=progress and dist.is_main())
-    per_rank = dist.gather(counts["embedded"])
+    per_rank = dist.gather(counts["embedded"])  # also waits for every rank, so the time is the whole job's
+    seconds = time.perf_counter() - started
     return {"images": counts["images"], "cached_before": counts["cached_before"], "embedded": sum(per_rank),
-            "embedded_per_rank": per_rank, "skipped": [{"file": str(f), "reason": r} for f, r in skipped],
+            "embedded_per_rank": per_rank,
+            "seconds": seconds, "images_per_second": sum(per_rank) / max(seconds, 1e-9), "skipped": [{"file": str(f), "reason": r} for f, r in skipped],
             "backbone": backbone, "features": features, "cache": str(store.root)}
