@@ -119,6 +119,14 @@ def broadcast(value: T) -> T:
     return box[0]
 
 
+def barrier() -> None:
+    """Wait until every rank gets here (nothing to wait for when not distributed)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
 def gather(value: T) -> list[T]:
     """Every rank's ``value``, in rank order, on every rank."""
     import torch.distributed as dist

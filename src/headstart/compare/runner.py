@@ -165,6 +165,7 @@ def _run(strategy: str, subset: ImageSet, test: ImageSet, *, backbone: str, seed
     ``fit`` gets a cache emptied of embeddings (its exported inference graph kept), so its time counts every
     embedding of the subset; the test set's embeddings, the same for every run, come from a second cache."""
     EmbeddingCache(caches / "fit").clear(keep_graphs=True)
+    dist.barrier()  # no rank reads the emptied cache before every rank has emptied it
     if strategy == "auto":  # as `headstart train DATA` runs it: the grid's training budget is not the user's
         epochs = time_budget = None
     clf = ImageClassifier(backbone, strategy, epochs=epochs, time_budget=time_budget, image_size=image_size,
