@@ -144,3 +144,19 @@ def test_a_logger_whose_package_is_missing_is_refused_before_any_work(fashion_fo
     message = capsys.readouterr().err
     assert "mlflow" in message and "pip install mlflow" in message
     assert not (tmp_path / "m").exists()
+
+
+def test_out_of_range_and_contradicting_placements_are_refused_before_any_work(fashion_four, tmp_path, capsys):
+    from headstart import ConfigError, ImageClassifier
+    from headstart.cli import main
+
+    with pytest.raises(ConfigError, match=r"devices \(--devices\) must be an int in the range \[1, inf\)"):
+        ImageClassifier(devices=0).fit(fashion_four[0])
+    with pytest.raises(ConfigError, match=r"distributed \(--distributed\) must be one of 'auto', 'ddp', 'fsdp'"):
+        ImageClassifier(distributed="horovod").fit(fashion_four[0])
+    texts = tmp_path / "texts.csv"
+    texts.write_text("text,label\n" + "".join(f"match report {i},sport\nshare prices {i},business\n" for i in range(5)))
+    assert main(["train", str(texts), "--devices", "2", "--out", str(tmp_path / "m")]) == 1
+    assert "texts train on one process" in capsys.readouterr().err
+    assert main(["train", str(fashion_four[0]), "--num-nodes", "2", "--out", str(tmp_path / "m")]) == 1
+    assert "srun" in capsys.readouterr().err and not (tmp_path / "m").exists()
