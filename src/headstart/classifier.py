@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from . import __version__
+from . import __version__, distributed as dist
 from .analysis import advise
 from .backbones import Backbone, load_backbone
 from .backbones.registry import resolve_spec
-from .bundle import load_bundle, save_bundle
+from .bundle import bundle_path, load_bundle, save_bundle
 from .data.dataset import ImageDataset, ImageSet, check_images, class_weights, find_images, make_transform, \
     native_size, stratified_split, trained_image_size
 from .data.digest import file_digests
@@ -33,7 +33,8 @@ from .heads import build_head, fit_head
 from .model import TransferNet
 from .runtime import loader_workers, pick_device
 from .strategies import EMBEDDING_STRATEGIES, Strategy, resolve_strategy
-from .validation import FRACTION, IMAGE_SIZE, NON_NEGATIVE, POSITIVE, POSITIVE_INT, SEED, validate
+from .loggers import LOGGERS, check_logger
+from .validation import FRACTION, IMAGE_SIZE, NON_NEGATIVE, POSITIVE, POSITIVE_INT, SEED, Options, validate
 
 if TYPE_CHECKING:
     from .text.classifier import TextClassifier
@@ -68,6 +69,14 @@ class ImageClassifier:
         strict: fail on unreadable images instead of skipping them.
         background: colour transparent images are composited onto.
         accelerator: ``auto``, ``cpu`` or ``gpu``.
+        devices: processes per machine (one per GPU): training runs data-parallel, ``batch_size`` images per process,
+            and the frozen family's embedding is split over them; without torchrun or srun, ``fit`` re-runs the
+            script once per extra device (Lightning's launcher). Only rank 0 writes (``save``).
+        num_nodes: machines (each started by torchrun or srun with ``devices`` processes).
+        distributed: Lightning strategy with more than one process: ``auto`` (DDP), ``ddp`` or ``fsdp``.
+        logger: training curves through Lightning's loggers into ``log_dir``: ``csv``, ``tensorboard``, ``mlflow``
+            or ``None``.
+        log_dir: folder for the curves (``headstart train`` passes ``--out``); none written without it.
         engine: embedding engine for the frozen family: ``auto`` (ONNX Runtime on CPU), ``onnx``,
             ``torch`` or ``compile``.
         precision: embedding precision, ``fp32`` or ``bf16``.
@@ -80,7 +89,9 @@ class ImageClassifier:
 
     _parameter_constraints = {"epochs": [POSITIVE_INT, None], "time_budget": [NON_NEGATIVE, None], "lr": [POSITIVE],
                               "batch_size": [POSITIVE_INT], "image_size": [IMAGE_SIZE, None],
-                              "in_chans": [POSITIVE_INT], "val_fraction": [FRACTION], "seed": [SEED]}
+                              "in_chans": [POSITIVE_INT], "val_fraction": [FRACTION], "seed": [SEED],
+                              "devices": [POSITIVE_INT], "num_nodes": [POSITIVE_INT],
+                              "distributed": [Options(dist.DISTRIBUTED)], "logger": [Options(LOGGERS), None]}
 
     def __init__(self, backbone: str = "efficientnet_lite0", strategy: str = "auto", *,
                  freeze: float | int | str | None = None, head: str = "logreg", epochs: int | None = None,
@@ -88,6 +99,8 @@ class ImageClassifier:
                  image_size: int | None = None, in_chans: int = 3,
                  weights: str | Path | None = None, val_fraction: float = 0.2, use_class_weights: bool = False,
                  strict: bool = False, background: str = "white", accelerator: str = "auto",
+                 devices: int = 1, num_nodes: int = 1, distributed: str = "auto", logger: str | None = "csv",
+                 log_dir: str | Path | None = None,
                  engine: str = "auto", precision: str = "fp32", tta: bool = False, cache: bool | str | Path = True,
                  seed: int = 0, progress: bool = True):
         self.backbone = backbone
@@ -106,6 +119,11 @@ class ImageClassifier:
         self.strict = strict
         self.background = background
         self.accelerator = accelerator
+        self.devices = devices
+        self.num_nodes = num_nodes
+        self.distributed = distributed
+        self.logger = logger
+        self.log_dir = log_dir
         self.engine = engine
         self.precision = precision
         self.tta = tta
@@ -123,6 +141,9 @@ class ImageClassifier:
         if self.strategy == "auto" and self.freeze is not None:
             raise ConfigError("--freeze applies to the partial strategy; auto chooses how many stages to freeze.",
                               fix=f"Pass --strategy partial --freeze {self.freeze}, or drop --freeze.")
+        check_logger(self.logger)
+        dist.join(accelerator=self.accelerator, devices=self.devices, num_nodes=self.num_nodes,
+                  distributed=self.distributed)
         images = self._checked(data)
         if val is None:
             train, val_set = stratified_split(images, self.val_fraction, self.seed)
@@ -170,7 +191,9 @@ class ImageClassifier:
         result = fit_network(net, strategy, train, val_set, epochs=self.epochs or default_epochs(len(train)),
                              lr=self.lr, batch_size=self.batch_size, use_class_weights=self.use_class_weights,
                              seed=self.seed, accelerator=self.accelerator, background=self.background,
-                             time_budget=self.time_budget, progress=self.progress)
+                             time_budget=self.time_budget, progress=self.progress and dist.is_main(),
+                             devices=self.devices, num_nodes=self.num_nodes, distributed_strategy=self.distributed,
+                             logger=self.logger, log_dir=self.log_dir)
         return net, strategy, {"kind": "linear", "epochs_run": result.epochs_run, "val_accuracy": result.best_val_acc,
                                "images_per_second": result.images_per_second}
 
@@ -185,8 +208,9 @@ class ImageClassifier:
         seconds go into ``advice_``."""
         can_fine_tune = self.epochs is not None or self.time_budget is not None or \
             pick_device(self.accelerator).type != "cpu"
-        advice = advise(train, backbone=self.backbone, in_chans=self.in_chans, seed=self.seed, weights=self.weights,
-                        can_fine_tune=can_fine_tune)
+        # Measured on rank 0 and shared, so every rank fits the same candidates (and joins the same training).
+        advice = dist.broadcast(advise(train, backbone=self.backbone, in_chans=self.in_chans, seed=self.seed,
+                                       weights=self.weights, can_fine_tune=can_fine_tune) if dist.is_main() else None)
         self.advice_ = advice.to_dict()
         backbone = load_backbone(self.backbone, in_chans=self.in_chans, image_size=self.image_size,
                                  weights=self.weights)
@@ -214,8 +238,8 @@ class ImageClassifier:
             self.advice_["candidates"].append(_scores(*candidates[-1][1:]))
         # On a tie the advised candidate is kept (on small data one validation image is several points, and the
         # advice carries what the data size and its distance from the source say), else the cheaper one.
-        best = max(range(len(candidates)), key=lambda i: (candidates[i][2]["val_accuracy"],
-                                                          candidates[i][1].name == advice.strategy, -i))
+        best = dist.broadcast(max(range(len(candidates)), key=lambda i: (
+            candidates[i][2]["val_accuracy"], candidates[i][1].name == advice.strategy, -i)))
         self.advice_["chosen"] = candidates[best][1].name
         return candidates[best][:3]
 
@@ -230,8 +254,9 @@ class ImageClassifier:
         output, or with ``features="blocks"`` every block's (see :class:`~headstart.features.layers.BlockFeatures`)."""
         return extract_embeddings(backbone, images, batch_size=max(self.batch_size, 64), engine=self.engine,
                                   precision=self.precision, tta=self.tta, cache=open_cache(self.cache),
-                                  background=self.background, progress=self.progress,
-                                  stage="blocks" if features == "blocks" else None)
+                                  background=self.background, progress=self.progress and dist.is_main(),
+                                  stage="blocks" if features == "blocks" else None,
+                                  distributed=dist.world_size() > 1)
 
     def _fit_on_embeddings(self, backbone: Backbone, strategy: Strategy, train: ImageSet, val: ImageSet, *,
                            refit: bool, features: list[np.ndarray] | None = None) -> tuple[TransferNet, dict[str, Any]]:
@@ -319,9 +344,12 @@ class ImageClassifier:
 
     # ------------------------------------------------------------- persisting
     def save(self, path: str | Path) -> Path:
-        """Write the model bundle (atomically); ``path`` is a file or an existing folder."""
+        """Write the model bundle (atomically); ``path`` is a file or an existing folder. In a distributed run only
+        rank 0 writes (the others return the same path)."""
         self._check_fitted()
         backbone = self.net_.backbone
+        if not dist.is_main():
+            return bundle_path(path)
         return save_bundle({
             "task": "image",
             "headstart_version": __version__,

@@ -15,8 +15,12 @@ from rich.console import Console
 from rich.table import Table
 
 from .atomic import check_writable_folder, write_text_atomically
-from .errors import HeadstartError, StorageError
+from .distributed import is_main
+from .errors import ConfigError, HeadstartError, StorageError
 from .strategies import STRATEGIES
+
+DISTRIBUTED = ("auto", "ddp", "fsdp")  # headstart.distributed.DISTRIBUTED, kept here so --help imports nothing heavy
+LOGGERS = ("csv", "tensorboard", "mlflow")  # headstart.loggers.LOGGERS
 
 
 def _console(stream: TextIO, **options: Any) -> Console:
@@ -61,7 +65,10 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--class-weights", action="store_true", help="weight the loss by inverse class frequency")
     p.add_argument("--strict", action="store_true", help="fail on unreadable images instead of skipping them")
     p.add_argument("--background", default="white", help="colour for transparent pixels")
-    p.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "gpu"])
+    _add_placement(p)
+    p.add_argument("--logger", default="csv", choices=[*LOGGERS, "none"],
+                   help="trained strategies: training curves into --out (csv: logs/metrics.csv; tensorboard: "
+                        "tensorboard/; mlflow: mlruns/; those two need their package installed)")
     p.add_argument("--engine", default="auto", choices=["auto", "onnx", "torch", "compile"],
                    help="embedding engine for frozen/multilayer/prototype/knn (auto: ONNX Runtime on CPU)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="embedding precision")
@@ -71,6 +78,17 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--max-length", type=int, help="texts: tokens kept per text (transformer encoders)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_train)
+
+
+def _add_placement(p: argparse.ArgumentParser, *, strategy: bool = True) -> None:
+    p.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "gpu"])
+    p.add_argument("--devices", type=int, default=1,
+                   help="processes per machine, one per GPU: data-parallel training (--batch-size per process) and "
+                        "embedding split over them; started here, or by torchrun/srun (see the README)")
+    p.add_argument("--num-nodes", type=int, default=1, help="machines, each started by torchrun or srun")
+    if strategy:
+        p.add_argument("--distributed", default="auto", choices=DISTRIBUTED,
+                       help="Lightning strategy with more than one process (auto: ddp; fsdp shards the model)")
 
 
 def _add_text_options(p: argparse.ArgumentParser, *, encoding: bool = True) -> None:
@@ -139,12 +157,16 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
             batch_size=32 if args.batch_size is None else args.batch_size,
             image_size=args.image_size, in_chans=args.in_chans, weights=args.weights,
             val_fraction=args.val_fraction, use_class_weights=args.class_weights, strict=args.strict,
-            background=args.background, accelerator=args.accelerator, engine=args.engine,
+            background=args.background, accelerator=args.accelerator, devices=args.devices,
+            num_nodes=args.num_nodes, distributed=args.distributed,
+            logger=None if args.logger == "none" else args.logger, log_dir=out, engine=args.engine,
             precision=args.precision, tta=args.tta, cache=not args.no_cache, seed=args.seed,
             progress=not args.json)
         unit = "images"
     clf.fit(args.data, val=args.val)
     strategy_name = clf.strategy_ if isinstance(clf.strategy_, str) else clf.strategy_.name
+    if not is_main():  # in a distributed run rank 0 writes and reports
+        return {}
     path = _save_or_rescue(clf, out)
     skipped = getattr(clf, "skipped_", [])
     result = {"model": str(path), "classes": clf.classes_, "strategy": strategy_name, "head": clf.head_,
@@ -411,6 +433,43 @@ def _cache(args: argparse.Namespace) -> dict[str, Any]:
     return info
 
 
+def _add_embed(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("embed", help="fill the embedding cache for a large image set, split over processes",
+                            description="Embed every image the cache lacks, as `train` with the same options would. "
+                                        "Example: torchrun --nproc-per-node 8 -m headstart.cli embed photos/ "
+                                        "--devices 8 (or: headstart embed photos/ --devices 2)")
+    p.add_argument("data", help="labelled images: class folders or a CSV with path,label")
+    p.add_argument("--backbone", default="efficientnet_lite0")
+    p.add_argument("--features", default="pooled", choices=["pooled", "blocks"],
+                   help="pooled: for frozen/prototype/knn; blocks: for multilayer and auto")
+    p.add_argument("--weights", help="local weights file for backbones without bundled weights")
+    p.add_argument("--in-chans", type=int, default=3)
+    p.add_argument("--engine", default="auto", choices=["auto", "onnx", "torch", "compile"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--tta", action="store_true", help="as train's --tta (part of the cache key)")
+    p.add_argument("--background", default="white")
+    p.add_argument("--batch-size", type=int, default=64)
+    _add_placement(p, strategy=False)
+    p.set_defaults(run=_embed)
+
+
+def _embed(args: argparse.Namespace) -> dict[str, Any]:
+    from .features.prefill import embed
+
+    result = embed(args.data, backbone=args.backbone, features=args.features, in_chans=args.in_chans,
+                   weights=args.weights, engine=args.engine, precision=args.precision, tta=args.tta,
+                   background=args.background, batch_size=args.batch_size, accelerator=args.accelerator,
+                   devices=args.devices, num_nodes=args.num_nodes, progress=not args.json)
+    if not is_main():
+        return {}
+    if not args.json:
+        _print_skipped([(s["file"], s["reason"]) for s in result["skipped"]])
+        console.print(f"{result['images']} images: {result['cached_before']} cached before, {result['embedded']} "
+                      f"embedded now ({' + '.join(map(str, result['embedded_per_rank']))} by rank) -> "
+                      f"{result['cache']}", highlight=False)
+    return result
+
+
 def _add_compare(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("compare", help="scratch vs. the strategies across training sizes, with a report",
                             description="Train every strategy on the same nested subsets and score them on one "
@@ -437,6 +496,7 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--time-budget", type=float, default=45.0,
                    help="trained strategies: seconds of training per run, best epoch kept (default 45; 0: no limit)")
     p.add_argument("--resume", action="store_true", help="continue the results in --out, running what is missing")
+    _add_placement(p)
     _add_text_options(p, encoding=False)
     p.set_defaults(run=_compare)
 
@@ -448,9 +508,12 @@ def _compare(args: argparse.Namespace) -> dict[str, Any]:
     result = compare(args.data, backbone=args.backbone, strategies=args.strategies, per_class=args.per_class,
                      seeds=args.seeds, test=args.test, test_fraction=args.test_fraction,
                      image_size=args.image_size, epochs=args.epochs, time_budget=args.time_budget or None,
-                     out=args.out, resume=args.resume,
+                     out=args.out, resume=args.resume, accelerator=args.accelerator, devices=args.devices,
+                     num_nodes=args.num_nodes, distributed=args.distributed,
                      progress=not args.json, task=args.task, text_column=args.text_column,
                      label_column=args.label_column)
+    if not is_main():
+        return {}
     if not args.json:
         for line in result.summary:
             console.print(line, highlight=False)
@@ -543,17 +606,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
     for add in (_add_train, _add_evaluate, _add_predict, _add_export, _add_serve, _add_compare, _add_advise,
-                _add_inspect, _add_backbones, _add_cache):
+                _add_inspect, _add_backbones, _add_cache, _add_embed):
         add(commands)
     return parser
 
 
+def _launch(args: argparse.Namespace, argv: Sequence[str]) -> bool:
+    """Start this command as ``--devices`` ranks when asked for more than one and no launcher started them (the
+    ranks run it and report; this process waits). Returns whether it did."""
+    from .distributed import _launcher_world, run_ranks
+
+    devices, nodes = getattr(args, "devices", 1), getattr(args, "num_nodes", 1)
+    if (devices * nodes > 1 or _launcher_world() > 1) and args.command in ("train", "compare") and _is_text(args):
+        raise ConfigError("texts train on one process; --devices, --num-nodes, torchrun and srun apply to images.",
+                          fix="Run the command on its own, without --devices and --num-nodes.")
+    if devices * nodes == 1 or _launcher_world() > 1:
+        return False
+    if nodes > 1:
+        raise ConfigError(f"--num-nodes {nodes} needs the command started on every machine.",
+                          fix=f"Start it with srun (srun --nodes {nodes} --ntasks-per-node {devices} headstart ...) or "
+                              f"torchrun on each machine (torchrun --nnodes {nodes} --nproc-per-node {devices} "
+                              "--rdzv-backend c10d --rdzv-endpoint HOST:29500 -m headstart.cli ...); see the README.")
+    run_ranks(argv, devices)
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
+        if _launch(args, argv):
+            return 0
         result = args.run(args)
-        if args.json:
+        if args.json and is_main():
             print(json.dumps(result, indent=2))
         sys.stdout.flush()
     except HeadstartError as error:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from .. import distributed as dist
 from ..atomic import write_text_atomically
 from ..data.dataset import ImageSet
 from ..errors import ConfigError, DataError
@@ -138,6 +139,9 @@ class ResultStore:
         self.save()
 
     def save(self) -> None:
+        """Rewrite both files (rank 0 only, in a distributed run)."""
+        if not dist.is_main():
+            return
         document = {"format": FORMAT, "version": VERSION, **self.meta, "runs": self.runs}
         write_text_atomically(self.json_path, json.dumps(document, indent=1), durable=True)
         write_text_atomically(self.csv_path, _to_csv(self.runs), durable=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from .. import distributed as dist
 from ..backbones import load_backbone
 from ..backbones.registry import resolve_spec
 from ..classifier import ImageClassifier
@@ -60,8 +61,8 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
             per_class: str | Sequence[Size] | None = None, seeds: int = 3, test: str | Path | None = None,
             test_fraction: float = 0.3, image_size: int | None = None, epochs: int | None = None,
             time_budget: float | None = DEFAULT_TIME_BUDGET, out: str | Path = "headstart-compare",
-            resume: bool = False, progress: bool = True,
-            task: str = "auto", text_column: str = "text", label_column: str = "label") -> CompareResult:
+            resume: bool = False, progress: bool = True, accelerator: str = "auto", devices: int = 1,
+            num_nodes: int = 1, distributed: str = "auto", task: str = "auto", text_column: str = "text", label_column: str = "label") -> CompareResult:
     """Train every strategy on nested stratified subsets of ``data`` and score each on one test set.
 
     Args:
@@ -84,6 +85,8 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
         out: folder for ``results.json``/``results.csv`` (written after every run), plots and ``report.html``.
         resume: continue the results in ``out``, running only what is missing (refused if the data changed).
         progress: show a progress bar over the whole grid.
+        accelerator, devices, num_nodes, distributed: where each image run trains and embeds, as for
+            :class:`~headstart.ImageClassifier`; every rank runs the whole grid, rank 0 writes the results and report.
         task: ``image``, ``text`` or ``auto`` (from ``data``).
         text_column, label_column: the columns of a table of texts.
     """
@@ -119,7 +122,8 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
                      "test": test_set.class_counts(), "skipped": len(images.skipped) + len(test_set.skipped),
                      "warnings": warnings},
             "machine": describe_machine()}
-    store = ResultStore.open(out, meta, resume=resume)
+    dist.join(accelerator=accelerator, devices=devices, num_nodes=num_nodes, distributed=distributed)
+    store = dist.broadcast(ResultStore.open(out, meta, resume=resume) if dist.is_main() else None)
     todo, reused = store.missing(sizes, seeds, strategies)
     caches = store.out / "embedding-cache"
     for features, wanted in (("pooled", (*EMBEDDING_STRATEGIES, "auto")), ("blocks", ("multilayer", "auto"))):
@@ -131,12 +135,16 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
         # auto leaves the size to the classifier, which picks it for the strategy it is advised.
         size_for = image_size if strategy in (*EMBEDDING_STRATEGIES, "auto") else trained_size
         return _run(strategy, subset, test_set, backbone=backbone, seed=seed, epochs=epochs, caches=caches,
-                    image_size=size_for, time_budget=time_budget)
+                    image_size=size_for, time_budget=time_budget, placement={
+                        "accelerator": accelerator, "devices": devices, "num_nodes": num_nodes,
+                        "distributed": distributed})
 
-    store.run_missing(todo, run_one, progress=progress)
-    write_advice(data, store.out, backbone=backbone, task="image", cache=caches / "test", resume=resume)
-    _inspect_backbone(backbone, data, pool, store.out / "inspect")
-    report = write_report(store.runs, store.meta, store.out)
+    store.run_missing(todo, run_one, progress=progress and dist.is_main())
+    report = store.out / "report.html"
+    if dist.is_main():
+        write_advice(data, store.out, backbone=backbone, task="image", cache=caches / "test", resume=resume)
+        _inspect_backbone(backbone, data, pool, store.out / "inspect")
+        report = write_report(store.runs, store.meta, store.out)
     return CompareResult(store.out, store.runs, len(todo), reused, report,
                          [f"warning: {w}" for w in warnings] + summarize_runs(store.runs))
 
@@ -152,16 +160,18 @@ def _load(data: str | Path, test: str | Path | None, test_fraction: float) -> tu
 
 
 def _run(strategy: str, subset: ImageSet, test: ImageSet, *, backbone: str, seed: int, epochs: int | None,
-         image_size: int | None, caches: Path, time_budget: float | None) -> dict[str, Any]:
+         image_size: int | None, caches: Path, time_budget: float | None,
+         placement: dict[str, Any]) -> dict[str, Any]:
     """Fit one classifier on ``subset`` and score it on ``test``.
 
     ``fit`` gets a cache emptied of embeddings (its exported inference graph kept), so its time counts every
     embedding of the subset; the test set's embeddings, the same for every run, come from a second cache."""
     EmbeddingCache(caches / "fit").clear(keep_graphs=True)
+    dist.barrier()  # no rank reads the emptied cache before every rank has emptied it
     if strategy == "auto":  # as `headstart train DATA` runs it: the grid's training budget is not the user's
         epochs = time_budget = None
     clf = ImageClassifier(backbone, strategy, epochs=epochs, time_budget=time_budget, image_size=image_size,
-                          seed=seed, cache=caches / "fit", progress=False)
+                          seed=seed, cache=caches / "fit", progress=False, logger=None, **placement)
     with PeakMemory() as memory:
         started = time.perf_counter()
         clf.fit(subset, val=_validation(strategy, subset))

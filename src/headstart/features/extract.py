@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from ..backbones import Backbone
 from ..data.dataset import ImageDataset, ImageSet, decode_side, make_pixel_transform
+from ..distributed import broadcast as broadcast_rank0, gather as gather_ranks, local_world_size, shard
 from ..progress import progress_bar
 from ..runtime import loader_workers, pick_device
 from .cache import EmbeddingCache, describe_key, file_digests
@@ -36,49 +37,100 @@ def extractor_description(backbone: Backbone, *, stage: Stage, tta: bool, precis
 def extract_embeddings(backbone: Backbone, images: ImageSet, *, batch_size: int = 64, device: str = "auto",
                        engine: str = "auto", precision: str = "fp32", stage: Stage = None,
                        tta: bool = False, cache: EmbeddingCache | None = None, background: str = "white",
-                       progress: bool = True) -> np.ndarray:
+                       progress: bool = True, distributed: bool = False) -> np.ndarray:
     """Features ``(len(images), d)`` float32: pooled output, or stage ``stage``'s average-pooled, or with
     ``stage="blocks"`` every block's (:class:`~headstart.features.layers.BlockFeatures`).
 
     With a ``cache``, images already embedded by the same extractor are read back, and only the
     others run through the network. ``tta`` averages the embedding of the image and its mirror.
+    ``distributed``: every rank of the process group calls this, each embeds its share of what rank 0 found
+    missing, and every rank gets all the features.
     """
-    target = pick_device(device)
-    engine = resolve_engine(engine, precision, target, stage)
-    description = extractor_description(backbone, stage=stage, tta=tta, precision=precision, background=background)
-    key = describe_key(description)
-    digests = file_digests(images.paths) if cache is not None else []
-    found = [cache.get(key, d) for d in digests] if cache is not None else [None] * len(images)
-    missing = [i for i, embedding in enumerate(found) if embedding is None]
-    if missing:
-        graph_description = {**{k: v for k, v in description.items() if k != "tta"}, "graph_input": "uint8"}
-        # The exported graph is reused even without an embedding cache: exporting costs seconds.
-        graph = (cache or EmbeddingCache()).graph_path(describe_key(graph_description))
-        todo = images.subset(missing)
-        started = time.perf_counter()
-
-        def keep(offset: int, rows: np.ndarray) -> None:
-            """Cache each batch as it comes, so an interrupted run keeps what it embedded."""
-            if cache is not None:
-                cache.register(key, description, dim=rows.shape[1])
-                cache.put_many(key, ((digests[i], row) for i, row in zip(missing[offset:], rows)))
-
-        streams = min(os.cpu_count() or 1, -(-len(todo) // STREAM_BATCH))
-        if engine == "onnx" and streams > 1:
-            computed = _run_streams(pixel_graph(backbone, graph, stage), todo, backbone, streams, tta, background,
-                                    progress, keep)
-        else:
-            runner = make_runner(backbone, engine=engine, precision=precision, device=target, stage=stage,
-                                 graph_path=graph)
-            computed = _run(runner, todo, backbone, batch_size, tta, background, progress, keep,
-                            pin=target.type == "cuda")
-        if cache is not None:
-            cache.record_cost(key, time.perf_counter() - started, len(todo))
-        for i, row in zip(missing, computed):
-            found[i] = row
+    run = _Extraction(backbone, images, batch_size=batch_size, device=device, engine=engine, precision=precision,
+                      stage=stage, tta=tta, cache=cache, background=background, progress=progress)
+    todo = run.todo(distributed)
+    found = run.found
+    for i, row in zip(todo, run.embed(todo)):
+        found[i] = row
+    if distributed:
+        for part in gather_ranks({i: found[i] for i in todo}):
+            for i, row in part.items():
+                found[i] = row
     if not found:
         return np.zeros((0, 0), np.float32)
     return np.stack(found).astype(np.float32, copy=False)
+
+
+def fill_cache(backbone: Backbone, images: ImageSet, cache: EmbeddingCache, *, batch_size: int = 64,
+               device: str = "auto", engine: str = "auto", precision: str = "fp32", stage: Stage = None,
+               tta: bool = False, background: str = "white", progress: bool = True) -> dict[str, int]:
+    """Embed into ``cache`` what it lacks of ``images``, the missing images split over the ranks of the process
+    group (if any); nothing is gathered. Returns counts: ``images``, ``cached_before``, and ``embedded`` by
+    this rank."""
+    run = _Extraction(backbone, images, batch_size=batch_size, device=device, engine=engine, precision=precision,
+                      stage=stage, tta=tta, cache=cache, background=background, progress=progress)
+    todo = run.todo(True)
+    run.embed(todo)
+    return {"images": len(images), "cached_before": run.cached, "embedded": len(todo)}
+
+
+class _Extraction:
+    """One extractor over one image set: what the cache holds, and embedding (and caching) the rest."""
+
+    def __init__(self, backbone: Backbone, images: ImageSet, *, batch_size: int, device: str, engine: str,
+                 precision: str, stage: Stage, tta: bool, cache: EmbeddingCache | None, background: str,
+                 progress: bool):
+        self.backbone, self.images, self.batch_size, self.stage = backbone, images, batch_size, stage
+        self.precision, self.tta, self.cache, self.background, self.progress = precision, tta, cache, background, progress
+        self.target = pick_device(device)
+        self.engine = resolve_engine(engine, precision, self.target, stage)
+        self.description = extractor_description(backbone, stage=stage, tta=tta, precision=precision,
+                                                 background=background)
+        self.key = describe_key(self.description)
+        self.digests = file_digests(images.paths) if cache is not None else []
+        self.found = [cache.get(self.key, d) for d in self.digests] if cache is not None else [None] * len(images)
+        self.cached = sum(row is not None for row in self.found)
+
+    def todo(self, distributed: bool) -> list[int]:
+        """The images this process embeds: all those missing, or with ``distributed`` its share of those rank 0
+        found missing (ranks read the cache at different moments, so rank 0's view decides), plus any entry rank 0
+        read that this rank cannot (a cache not shared between machines)."""
+        missing = [i for i, row in enumerate(self.found) if row is None]
+        if not distributed:
+            return missing
+        decided = broadcast_rank0(missing)
+        unreadable = sorted(set(missing) - set(decided))
+        return [decided[i] for i in shard(len(decided))] + unreadable
+
+    def embed(self, indices: list[int]) -> np.ndarray:
+        """Features of the images at ``indices``, each batch cached as it comes (so an interrupted run keeps what it
+        embedded)."""
+        if not indices:
+            return np.zeros((0, 0), np.float32)
+        backbone, cache, key = self.backbone, self.cache, self.key
+        graph_description = {**{k: v for k, v in self.description.items() if k != "tta"}, "graph_input": "uint8"}
+        # The exported graph is reused even without an embedding cache: exporting costs seconds.
+        graph = (cache or EmbeddingCache()).graph_path(describe_key(graph_description))
+        todo = self.images.subset(indices)
+
+        def keep(offset: int, rows: np.ndarray) -> None:
+            if cache is not None:
+                cache.register(key, self.description, dim=rows.shape[1])
+                cache.put_many(key, ((self.digests[i], row) for i, row in zip(indices[offset:], rows)))
+
+        started = time.perf_counter()
+        streams = min(max(1, (os.cpu_count() or 1) // local_world_size()), -(-len(todo) // STREAM_BATCH))
+        if self.engine == "onnx" and streams > 1:
+            computed = _run_streams(pixel_graph(backbone, graph, self.stage), todo, backbone, streams, self.tta,
+                                    self.background, self.progress, keep)
+        else:
+            runner = make_runner(backbone, engine=self.engine, precision=self.precision, device=self.target,
+                                 stage=self.stage, graph_path=graph)
+            computed = _run(runner, todo, backbone, self.batch_size, self.tta, self.background, self.progress, keep,
+                            pin=self.target.type == "cuda")
+        if cache is not None:
+            cache.record_cost(key, time.perf_counter() - started, len(todo))
+        return computed
 
 
 STREAM_BATCH = 32  # images per batch of one inference stream

@@ -40,14 +40,17 @@ class TransferModule(L.LightningModule):
         images, labels = batch
         images = images.contiguous(memory_format=torch.channels_last)
         loss = self._loss(self(images), labels)
-        self.log("train_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(labels))
+        self.log("train_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(labels),
+                 sync_dist=True)
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         images, labels = batch
         logits = self(images.contiguous(memory_format=torch.channels_last))
-        self.log("val_loss", self._loss(logits, labels), prog_bar=True, batch_size=len(labels))
-        self.log("val_acc", (logits.argmax(1) == labels).float().mean(), prog_bar=True, batch_size=len(labels))
+        # sync_dist: each rank sees its shard of the validation set; every rank gets the same averages
+        self.log("val_loss", self._loss(logits, labels), prog_bar=True, batch_size=len(labels), sync_dist=True)
+        self.log("val_acc", (logits.argmax(1) == labels).float().mean(), prog_bar=True, batch_size=len(labels),
+                 sync_dist=True)
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = torch.optim.AdamW(self.param_groups, weight_decay=self.weight_decay)
