@@ -88,16 +88,22 @@ class BlockFeatures(nn.Module):
         self.blocks = list(block_names(backbone) if blocks is None else blocks)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        captured: dict[str, torch.Tensor] = {}
-        handles = [self.backbone.body.get_submodule(name).register_forward_hook(
-            lambda module, inputs, output, name=name: captured.__setitem__(name, output)) for name in self.blocks]
-        try:
-            pooled = self.backbone(images)
-        finally:
-            for handle in handles:
-                handle.remove()
+        captured, pooled = _run_capturing(self.backbone, self.blocks, images)
         columns = [_pool(captured[name], grid) for name in self.blocks for grid in _grids(captured[name])]
         return torch.cat([*columns, pooled.flatten(1)], dim=1)
+
+
+def _run_capturing(backbone: Backbone, blocks: list[str],
+                   images: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """``backbone(images)`` and the output of each of ``blocks`` on the way."""
+    captured: dict[str, torch.Tensor] = {}
+    handles = [backbone.body.get_submodule(name).register_forward_hook(
+        lambda module, inputs, output, name=name: captured.__setitem__(name, output)) for name in blocks]
+    try:
+        return captured, backbone(images)
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def _grids(output: torch.Tensor) -> tuple[int, ...]:
@@ -108,16 +114,12 @@ def block_layout(backbone: Backbone, blocks: list[str] | None = None) -> list[Fe
     """The column groups of :class:`BlockFeatures`' output, found by one forward pass of a small input."""
     network = BlockFeatures(backbone, blocks)
     size = backbone.preprocessing.image_size
-    captured: dict[str, torch.Tensor] = {}
-    handles = [backbone.body.get_submodule(name).register_forward_hook(
-        lambda module, inputs, output, name=name: captured.__setitem__(name, output)) for name in network.blocks]
     was_training = backbone.training
     try:
         with torch.inference_mode():
-            pooled = backbone.eval()(torch.zeros(1, backbone.in_chans, size, size))
+            captured, pooled = _run_capturing(backbone.eval(), network.blocks,
+                                              torch.zeros(1, backbone.in_chans, size, size))
     finally:
-        for handle in handles:
-            handle.remove()
         backbone.train(was_training)
     groups, start = [], 0
     for name in network.blocks:
