@@ -56,9 +56,9 @@ def test_two_processes_train_one_model_as_good_as_one_process(fashion_four, tmp_
                                         "--accelerator", "cpu", "--epochs", "15", "--image-size", "32",
                                         "--batch-size", "16", "--seed", "0", "--out", str(out), env=env).stdout)
         assert sorted(p.name for p in out.iterdir()) == ["logs", "metrics.json", "model.pt"]
-        assert trained["epochs_run"] == 15
-        with open(out / "logs" / "metrics.csv", newline="") as curves:
-            assert sum(bool(row["val_acc"]) for row in csv.DictReader(curves)) == 15  # one row per epoch
+        assert 1 <= trained["epochs_run"] <= 15  # early stopping (patience 5) may end it sooner
+        with open(out / "logs" / "metrics.csv", newline="") as curves:  # one row per epoch run
+            assert sum(bool(row["val_acc"]) for row in csv.DictReader(curves)) == trained["epochs_run"]
         accuracy[devices] = json.loads(_headstart("evaluate", str(out), str(test), env=env).stdout)["accuracy"]
     assert sorted(p.name for p in tmp_path.glob("headstart-ckpt-*")) == []  # checkpoints removed by every rank
     # Measured here: 85.0 % with one process and with two (80 test images, seed 0).

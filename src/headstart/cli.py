@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .atomic import check_writable_folder, write_text_atomically
-from .distributed import is_main
+from .distributed import is_main, leave
 from .errors import ConfigError, HeadstartError, StorageError
 from .strategies import STRATEGIES
 
@@ -642,6 +642,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json and is_main():
             print(json.dumps(result, indent=2))
         sys.stdout.flush()
+        leave()
     except HeadstartError as error:
         if args.debug:
             raise

@@ -138,6 +138,17 @@ def gather(value: T) -> list[T]:
     return values
 
 
+def leave() -> None:
+    """End this rank's part of a finished job: wait for every rank, then close the process group (a rank that exits
+    with the group open can be aborted by its communication threads: "terminate called without an active
+    exception"). Nothing to do when not distributed."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def shard(count: int) -> range:
     """The indices of ``count`` items this rank handles: a contiguous block, the blocks of all ranks covering
     every index once."""
