@@ -429,6 +429,21 @@ def test_duplicates_label_conflicts_and_leakage_are_reported(tmp_path, data, mod
     assert code == 0 and json.loads(out)["warnings"] == []
 
 
+def test_resized_copies_are_reported_as_near_duplicates_and_distinct_images_are_not(tmp_path, data, capsys):
+    root = copy_data(data, tmp_path / "data")
+    bag = sorted((root / "bag").iterdir())
+    code, out, err = cli(capsys, "--json", "train", root, "--strategy", "prototype", "--out", tmp_path / "clean")
+    assert code == 0 and json.loads(out)["warnings"] == []  # 48 distinct images: no pair looks alike
+    Image.open(bag[2]).resize((56, 56), Image.BICUBIC).save(root / "bag" / "bigger.png")  # same class
+    Image.open(bag[3]).resize((56, 56), Image.BICUBIC).save(root / "trouser" / "bag-in-trousers.png")
+    code, out, err = cli(capsys, "--json", "train", root, "--strategy", "prototype", "--out", tmp_path / "out")
+    warnings = json.loads(out)["warnings"]
+    assert code == 0 and len(warnings) == 2, warnings
+    assert "1 pair(s)" in warnings[0] and "look like copies" in warnings[0] and "bigger.png" in warnings[0]
+    assert "labelled differently" in warnings[1] and "bag-in-trousers.png" in warnings[1]
+    assert "'bag' and 'trouser'" in warnings[1] or "'trouser' and 'bag'" in warnings[1]
+
+
 def test_compare_warns_when_its_test_set_shares_images_with_the_training_pool(tmp_path, data, fashion_small):
     test = copy_data(fashion_small[1], tmp_path / "test")
     shutil.copy(next((data / "bag").iterdir()), test / "bag" / "leaked.png")

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -22,7 +23,7 @@ from .bundle import bundle_path, load_bundle, save_bundle
 from .data.dataset import ImageDataset, ImageSet, check_images, class_weights, find_images, make_transform, \
     native_size, stratified_split, trained_image_size
 from .data.digest import file_digests
-from .data.duplicates import duplicate_warnings, leakage_warning
+from .data.duplicates import duplicate_warnings, leakage_warning, near_duplicate_warnings
 from .data.images import is_image_file
 from .errors import ConfigError, DataError
 from .evaluation import summarize
@@ -183,7 +184,9 @@ class ImageClassifier:
                                  image_size=image_size, weights=self.weights)
         strategy = resolve_strategy(name, len(backbone.stages), freeze)
         if strategy.on_embeddings:
-            net, details = self._fit_on_embeddings(backbone, strategy, train, val_set, refit=refit)
+            features = [self.embed(backbone, images, strategy.features) for images in (train, val_set)]
+            self._check_near_duplicates(backbone, train, val_set, features, strategy.features)
+            net, details = self._fit_on_embeddings(backbone, strategy, train, val_set, features, refit=refit)
             return net, strategy, details
         from .training import default_epochs, fit_network  # Lightning loads in seconds: only when training
 
@@ -217,13 +220,13 @@ class ImageClassifier:
         started = time.perf_counter()
         blocks = [self.embed(backbone, images, "blocks") for images in (train, val_set)]
         self.advice_["embedding_seconds"] = time.perf_counter() - started
-        pooled = slice(block_layout(backbone)[-1].start, None)
+        self._check_near_duplicates(backbone, train, val_set, blocks, "blocks")
         candidates = []
         for name in ("frozen", "multilayer"):
             started = time.perf_counter()
             strategy = resolve_strategy(name, len(backbone.stages))
-            features = blocks if name == "multilayer" else [f[:, pooled] for f in blocks]
-            net, details = self._fit_on_embeddings(backbone, strategy, train, val_set, refit=refit, features=features)
+            features = blocks if name == "multilayer" else [_pooled(backbone, f, "blocks") for f in blocks]
+            net, details = self._fit_on_embeddings(backbone, strategy, train, val_set, features, refit=refit)
             candidates.append((net, strategy, details, time.perf_counter() - started))
         self.advice_["candidates"] = [_scores(*candidate[1:]) for candidate in candidates]
         losses = [details.get("cv_log_loss") for _, _, details, _ in candidates]
@@ -258,16 +261,25 @@ class ImageClassifier:
                                   stage="blocks" if features == "blocks" else None,
                                   distributed=dist.world_size() > 1)
 
-    def _fit_on_embeddings(self, backbone: Backbone, strategy: Strategy, train: ImageSet, val: ImageSet, *,
-                           refit: bool, features: list[np.ndarray] | None = None) -> tuple[TransferNet, dict[str, Any]]:
-        """The head fitted on ``train``'s embeddings and scored on ``val``'s; with ``refit``, then fitted again on
-        both (logistic regression keeping its C and starting from the solution so far). ``features``: the two
-        sets' embeddings when already computed."""
+    def _check_near_duplicates(self, backbone: Backbone, train: ImageSet, val: ImageSet,
+                               features: list[np.ndarray], kind: str) -> None:
+        """Add a warning for near copies among the training images, from their embeddings (``features`` of
+        ``train`` and ``val``, of the ``kind`` the strategy reads)."""
+        images = replace(train, paths=train.paths + val.paths, labels=train.labels + val.labels)
+        self.data_warnings_ += near_duplicate_warnings(images, np.concatenate([_pooled(backbone, f, kind)
+                                                                               for f in features]),
+                                                       native_side=native_size(images))
+
+    def _fit_on_embeddings(self, backbone: Backbone, strategy: Strategy, train: ImageSet, val: ImageSet,
+                           features: list[np.ndarray], *, refit: bool) -> tuple[TransferNet, dict[str, Any]]:
+        """The head fitted on ``train``'s embeddings and scored on ``val``'s (``features``: the two sets'
+        embeddings); with ``refit``, then fitted again on both (logistic regression keeping its C and starting
+        from the solution so far)."""
         kind = strategy.name if strategy.name in ("prototype", "knn") else self.head
         if strategy.name == "multilayer" and kind != "logreg":
             raise ConfigError(f"the multilayer strategy fits a logreg head on standardised features, not {kind!r}.",
                               fix="Drop --head, or pass --strategy frozen for a linear or mlp head.")
-        train_features, val_features = features or [self.embed(backbone, s, strategy.features) for s in (train, val)]
+        train_features, val_features = features
         labels, val_labels = np.asarray(train.labels), np.asarray(val.labels)
         weights = class_weights(train).numpy() if self.use_class_weights else None
         options = {"standardize": True} if strategy.features == "blocks" else {}
@@ -397,6 +409,11 @@ class ImageClassifier:
         clf.skipped_, clf.advice_ = [], document["advice"]
         clf.train_digests_, clf.data_warnings_ = document.get("train_digests", []), []
         return clf
+
+
+def _pooled(backbone: Backbone, features: np.ndarray, kind: str) -> np.ndarray:
+    """The backbone's pooled output within embeddings of ``kind`` (``pooled``, or every block's: ``blocks``)."""
+    return features[:, block_layout(backbone)[-1].start:] if kind == "blocks" else features
 
 
 def _scores(strategy: Strategy, details: dict[str, Any], seconds: float) -> dict[str, Any]:
