@@ -531,3 +531,23 @@ def test_inspect_refuses_a_text_model_before_creating_anything(text_model, tmp_p
     code, _, err = cli(capsys, "inspect", text_model[0], "--out", tmp_path / "pictures")
     assert code == 1 and "is a text model" in err and "Fix:" in err
     assert not (tmp_path / "pictures").exists()
+
+
+def test_duplicate_texts_label_conflicts_and_text_leakage_are_reported(tmp_path, texts, text_model, capsys):
+    rows = texts.read_text().splitlines()
+    rows += ["the striker  scored a goal in\tmatch 0,sport",  # the same words as row 1, spaced differently
+             "the central bank raised interest rates in quarter 1,sport"]  # a business text labelled sport
+    (tmp_path / "news.csv").write_text("\n".join(rows) + "\n")
+    code, out, err = cli(capsys, "--json", "train", tmp_path / "news.csv", "--strategy", "scratch",
+                         "--out", tmp_path / "out")
+    warnings = json.loads(out)["warnings"]
+    assert code == 0 and len(warnings) == 2, warnings
+    assert "1 text(s)" in warnings[0] and "exact copies of another text of the same class" in warnings[0]
+    assert "text 1 ('the striker scored a goal in match 0')" in warnings[0]
+    assert "label conflict" in warnings[1] and "'business' and 'sport'" in warnings[1]
+    code, out, _ = cli(capsys, "--json", "evaluate", text_model[0], texts)  # its own training texts
+    assert code == 0 and "13 of the 13 evaluation texts" in json.loads(out)["warnings"][0]
+    unseen = tmp_path / "unseen.csv"
+    unseen.write_text("text,label\nthe keeper saved a penalty,sport\nshares fell on the stock market,business\n")
+    code, out, _ = cli(capsys, "--json", "evaluate", text_model[0], unseen)
+    assert code == 0 and json.loads(out)["warnings"] == []

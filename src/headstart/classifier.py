@@ -22,8 +22,7 @@ from .backbones.registry import resolve_spec
 from .bundle import bundle_path, load_bundle, save_bundle
 from .data.dataset import ImageDataset, ImageSet, check_images, class_weights, find_images, make_transform, \
     native_size, stratified_split, trained_image_size
-from .data.digest import file_digests
-from .data.duplicates import duplicate_warnings, leakage_warning, near_duplicate_warnings
+from .data.duplicates import duplicate_warnings, leakage_warning, near_duplicate_warnings, training_digests
 from .data.images import is_image_file
 from .errors import ConfigError, DataError
 from .evaluation import summarize
@@ -150,7 +149,7 @@ class ImageClassifier:
             train, val_set = stratified_split(images, self.val_fraction, self.seed)
         else:
             train, val_set = images, self._checked(val, classes=images.classes)
-        self.train_digests_ = sorted(set(file_digests(images.paths)))
+        self.train_digests_ = training_digests(images)
         self.data_warnings_ = duplicate_warnings(images) + ([] if val is None else list(filter(None, [
             leakage_warning(self.train_digests_, val_set, role="validation")])))
         started = time.perf_counter()

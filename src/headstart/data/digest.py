@@ -1,4 +1,5 @@
-"""Content digests of files: the identity of an image for the embedding cache and duplicate detection."""
+"""Content digests: a file's (the identity of an image for the embedding cache and duplicate detection) and a
+text's (for duplicate detection)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,10 @@ def _content_digest(path: str, identity: tuple[int, ...]) -> str:
 def file_digests(paths: Sequence[str | Path], workers: int = 4) -> list[str]:
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(file_digest, paths))
+
+
+def text_digests(texts: Sequence[str]) -> list[str]:
+    """BLAKE2b-128 of each text's words (whitespace runs made one space, ends stripped): texts that differ only in
+    spacing or line breaks are the same text."""
+    return [hashlib.blake2b(" ".join(text.split()).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+            for text in texts]

@@ -1,16 +1,18 @@
-"""Duplicates: exact ones by content digest (copies within a class, one image under two labels, test images that
-are also training images) and near ones (resized, re-encoded, recoloured copies) by the cosine similarity of their
+"""Duplicates: exact ones by content digest (copies within a class, one image or text under two labels, test items
+that are also training items) and near ones (resized, re-encoded, recoloured copies) by the cosine similarity of their
 frozen embeddings. Reported as warnings; nothing is dropped."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
 
 from .dataset import ImageSet
-from .digest import file_digests
+from .digest import file_digests, text_digests
+from .text import TextDataset
 
 # Measured on Lite0's pooled embeddings (see the README): distinct images' nearest neighbours reach 0.964 among 5,000
 # Fashion-MNIST images (no pair at 0.97); copies upscaled 1.7× score 0.96–1.00, brightened +20 0.75–1.00 and JPEG
@@ -22,42 +24,72 @@ NEAR_DUPLICATE_MIN_SIDE = 24
 NEAR_DUPLICATE_MAX_IMAGES = 10_000
 
 
-def duplicate_warnings(images: ImageSet) -> list[str]:
-    """Copies of one file's content inside ``images``: in the same class (counted twice in training) and
-    across classes (a label conflict: one of the labels is wrong)."""
+@dataclass(frozen=True)
+class _Items:
+    """What duplicate detection needs of images or texts: a content digest, a name and a class name per item."""
+
+    digests: list[str]
+    names: list[str]
+    labels: list[str]
+    source: str
+    noun: str
+
+
+def _items(data: ImageSet | TextDataset) -> _Items:
+    if isinstance(data, TextDataset):
+        names = [f"text {i + 1} ({_excerpt(text)})" for i, text in enumerate(data.texts)]
+        return _Items(text_digests(data.texts), names, list(data.labels), data.source, "text")
+    return _Items(file_digests(data.paths), [str(p) for p in data.paths], [data.classes[i] for i in data.labels],
+                  data.source, "image")
+
+
+def duplicate_warnings(data: ImageSet | TextDataset) -> list[str]:
+    """Copies of one content (a file's bytes; a text's words) inside ``data``: in the same class (counted twice in
+    training) and across classes (a label conflict: one of the labels is wrong)."""
+    items = _items(data)
     groups: dict[str, list[int]] = defaultdict(list)
-    for index, digest in enumerate(file_digests(images.paths)):
+    for index, digest in enumerate(items.digests):
         groups[digest].append(index)
     same, conflicts = [], []
     for members in groups.values():
         if len(members) > 1:
-            labels = {images.labels[i] for i in members}
+            labels = {items.labels[i] for i in members}
             (conflicts if len(labels) > 1 else same).append(members)
     warnings = []
     if same:
         extra = sum(len(m) - 1 for m in same)
-        warnings.append(f"{extra} image(s) in {images.source} are exact copies of another image of the same class "
-                        f"(e.g. {_pair(images, same[0])}); each copy counts again in training and can land on "
-                        "both sides of the validation split. Remove the copies.")
+        warnings.append(f"{extra} {items.noun}(s) in {items.source} are exact copies of another {items.noun} of the "
+                        f"same class (e.g. {items.names[same[0][0]]} = {items.names[same[0][1]]}); each copy counts "
+                        "again in training and can land on both sides of the validation split. Remove the copies.")
     if conflicts:
         example = conflicts[0]
-        names = sorted({images.classes[images.labels[i]] for i in example})
-        warnings.append(f"{len(conflicts)} image(s) in {images.source} appear under more than one class "
-                        f"(label conflict, e.g. {_pair(images, example)} in {' and '.join(map(repr, names))}); "
-                        "keep each in its one right class.")
+        names = sorted({items.labels[i] for i in example})
+        warnings.append(f"{len(conflicts)} {items.noun}(s) in {items.source} appear under more than one class "
+                        f"(label conflict, e.g. {items.names[example[0]]} = {items.names[example[1]]} in "
+                        f"{' and '.join(map(repr, names))}); keep each in its one right class.")
     return warnings
 
 
-def leakage_warning(seen: Iterable[str], images: ImageSet, *, role: str) -> str | None:
-    """A warning when images of ``images`` (the ``role`` set: validation, evaluation, test) have the content of
-    images whose digests are ``seen`` (the training data), or ``None``."""
-    seen = set(seen)
-    leaked = [path for path, digest in zip(images.paths, file_digests(images.paths)) if digest in seen]
+def training_digests(data: ImageSet | TextDataset) -> list[str]:
+    """The sorted distinct content digests of ``data``: what a model keeps to recognise its training data later."""
+    return sorted(set(_items(data).digests))
+
+
+def leakage_warning(seen: Iterable[str], data: ImageSet | TextDataset, *, role: str) -> str | None:
+    """A warning when items of ``data`` (the ``role`` set: validation, evaluation, test) have the content of
+    training items whose digests are ``seen``, or ``None``."""
+    seen, items = set(seen), _items(data)
+    leaked = [name for name, digest in zip(items.names, items.digests) if digest in seen]
     if not leaked:
         return None
-    return (f"{len(leaked)} of the {len(images)} {role} images in {images.source} are exact copies of training "
-            f"images (e.g. {leaked[0]}): the {role} accuracy is not a test on unseen images. Remove them from one "
-            "of the two sets.")
+    return (f"{len(leaked)} of the {len(items.digests)} {role} {items.noun}s in {items.source} are exact copies of "
+            f"training {items.noun}s (e.g. {leaked[0]}): the {role} accuracy is not a test on unseen "
+            f"{items.noun}s. Remove them from one of the two sets.")
+
+
+def _excerpt(text: str, length: int = 40) -> str:
+    words = " ".join(text.split())
+    return repr(words if len(words) <= length else words[:length - 1] + "…")
 
 
 def near_duplicate_warnings(images: ImageSet, embeddings: np.ndarray, *, native_side: int) -> list[str]:

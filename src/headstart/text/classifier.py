@@ -26,6 +26,7 @@ from sklearn.pipeline import Pipeline
 
 from headstart import __version__
 from headstart.bundle import save_bundle
+from headstart.data.duplicates import duplicate_warnings, leakage_warning, training_digests
 from headstart.data.text import LoadReport, TextDataset, load_text_dataset
 from headstart.errors import BundleError, ConfigError, DataError
 from headstart.evaluation import summarize
@@ -105,6 +106,9 @@ class TextClassifier:
         else:
             train, val_set = dataset, self._load(val, min_classes=1)
         y, val_y = _label_ids(train, self.classes_), _label_ids(val_set, self.classes_)
+        self.train_digests_ = training_digests(dataset)
+        self.data_warnings_ = duplicate_warnings(dataset) + ([] if val is None else list(filter(None, [
+            leakage_warning(self.train_digests_, val_set, role="validation")])))
         started = time.perf_counter()
         if self.strategy == "scratch":
             details = self._fit_tfidf(train.texts, y)
@@ -262,7 +266,8 @@ class TextClassifier:
         probabilities, notes = self._predict(dataset.texts)
         report = summarize(labels, probabilities.argmax(1), self.classes_)
         return {**report, **notes, "data": {**asdict(dataset.report), "kept": dataset.report.kept,
-                                            "summary": dataset.report.summary()}}
+                                            "summary": dataset.report.summary()},
+                "warnings": list(filter(None, [leakage_warning(self.train_digests_, dataset, role="evaluation")]))}
 
     def score(self, data: TextData) -> float:
         """Accuracy on labelled texts (scikit-learn's ``score``)."""
@@ -281,6 +286,7 @@ class TextClassifier:
             "head": {"kind": self.head_, "options": self.head_options_},
             "columns": {"text": self.text_column, "label": self.label_column, "encoding": self.encoding},
             "training": self.training_,
+            "train_digests": self.train_digests_,
         }
         if self.strategy_ == "scratch":
             payload.update(_export_tfidf(self.model_))
@@ -309,6 +315,7 @@ class TextClassifier:
         clf.classes_, clf.strategy_, clf.backbone_ = list(document["classes"]), document["strategy"], spec
         clf.head_, clf.head_options_, clf.training_ = head["kind"], head["options"], document["training"]
         clf.val_accuracy_, clf.report_ = clf.training_["val_accuracy"], LoadReport(**clf.training_["data"])
+        clf.train_digests_, clf.data_warnings_ = document.get("train_digests", []), []
         clf.encoder_ = None
         if clf.strategy_ == "scratch":
             clf.model_ = _import_tfidf(document)
