@@ -1,16 +1,20 @@
-"""The Lightning modules: cross-entropy classification steps, and the module that trains a TransferNet under a
-strategy."""
+"""The Lightning modules: cross-entropy classification of images (a TransferNet under a strategy) and of texts
+(MiniLM), sharing their training and validation steps."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
 from torch.nn import functional as F
 
 from ..model import TransferNet
+
+if TYPE_CHECKING:
+    from ..text.finetune import MiniLMClassifier
 
 
 class ClassificationModule(L.LightningModule):
@@ -73,3 +77,22 @@ class TransferModule(ClassificationModule):
 
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class MiniLMModule(ClassificationModule):
+    """Fine-tuning of a MiniLM classifier on batches of texts: AdamW at ``lr`` over its trainable parameters; the
+    mean training loss of each epoch is appended to ``model.losses``."""
+
+    def __init__(self, model: MiniLMClassifier, *, lr: float, class_weight: torch.Tensor | None = None):
+        super().__init__(class_weight)
+        self.model = model
+        self.lr = lr
+
+    def forward(self, texts: Sequence[str]) -> torch.Tensor:
+        return self.model(texts)
+
+    def on_train_epoch_end(self) -> None:
+        self.model.losses.append(float(self.trainer.callback_metrics["train_loss"]))
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=self.lr)
