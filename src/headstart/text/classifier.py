@@ -203,7 +203,8 @@ class TextClassifier:
                                           **settings)
         self.encoder_, self.head_, self.head_options_ = None, "linear", {}
         self.backbone_ = {"name": "minilm", "fingerprint": None, "max_length": settings["max_length"]}
-        return {**settings, "losses": list(self.model_.losses), "truncated_texts": self.model_.count_truncated(texts),
+        return {**settings, "losses": list(self.model_.losses), "epochs_run": len(self.model_.losses),
+                "truncated_texts": self.model_.count_truncated(texts),
                 "trainable_parameters": sum(p.numel() for p in self.model_.parameters() if p.requires_grad)}
 
     def _fit_tfidf(self, texts: list[str], y: np.ndarray) -> dict[str, Any]:
