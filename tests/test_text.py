@@ -272,3 +272,26 @@ def test_fine_tuned_minilm_fits_its_training_texts(bbc_split):
     assert accuracy(np.asarray(classes)[probabilities.argmax(1)], train_y) == 1.0
     assert len(model.losses) == 1 and np.isfinite(model.losses[0])
     assert not model.body.get_input_embeddings().weight.requires_grad
+
+
+@pytest.mark.slow
+def test_fine_tuning_minilm_with_validation_stops_early_and_keeps_the_best_epoch(bbc_split, tmp_path, monkeypatch):
+    import csv
+    import tempfile
+
+    from headstart.text.finetune import fine_tune_minilm, predict_proba
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the Trainer's checkpoint folder goes
+    train_x, train_y, test_x, test_y = (part[::4] for part in bbc_split)
+    model, classes = fine_tune_minilm(train_x, train_y, epochs=4, batch_size=10, lr=1e-3, max_length=32,
+                                      device="cpu", val_texts=test_x, val_labels=test_y, patience=1,
+                                      logger="csv", log_dir=tmp_path / "curves")
+    with open(tmp_path / "curves" / "logs" / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    train_loss = [float(row["train_loss"]) for row in rows if row["train_loss"]]
+    val_acc = [float(row["val_acc"]) for row in rows if row["val_acc"]]
+    assert model.losses == pytest.approx(train_loss) and len(val_acc) == len(train_loss)
+    assert len(model.losses) < 4  # lr 1e-3 overshoots: the validation loss rises and training stops early
+    returned = accuracy(np.asarray(classes)[predict_proba(model, test_x).argmax(1)], test_y)
+    assert returned == pytest.approx(max(val_acc)) and max(val_acc) > val_acc[-1]  # the best epoch, not the last
+    assert not list(tmp_path.glob("headstart-ckpt-*"))

@@ -93,3 +93,14 @@ def test_transformer_embeddings_are_cached_by_text_content(bbc_csv, tmp_path):
     np.testing.assert_allclose(everything, fresh, atol=1e-5)
     np.testing.assert_array_equal(first, everything[:6])
     assert not np.allclose(changed[0], fresh[0], atol=1e-3) and np.array_equal(changed[1:], everything[1:])
+
+
+@pytest.mark.slow
+def test_compare_fine_tunes_text_on_a_held_out_split_and_the_others_on_the_whole_subset(bbc_csv, tmp_path):
+    result = compare(bbc_csv, backbone="minilm", strategies="full,prototype", per_class="2", seeds=1, epochs=1,
+                     out=tmp_path / "cmp", progress=False)
+    runs = {run["strategy"]: run for run in result.runs}
+    full, prototype = runs["full"], runs["prototype"]
+    assert full["train_images"] == 10 and full["fit_train_images"] + full["val_images"] == 10  # fit's own split
+    assert full["fit_train_images"] < 10 and full["epochs_run"] == 1
+    assert prototype["fit_train_images"] == 10 and prototype["val_images"] == 5  # one per class, for the report

@@ -10,7 +10,7 @@ from ..errors import ConfigError, DataError
 from ..strategies import STRATEGIES
 
 __all__ = ["Size", "check_sizes", "nested_subset", "parse_sizes", "parse_strategies",
-           "split_test", "check_test_classes"]
+           "split_test", "check_test_classes", "validation_subset"]
 
 Size = int | str  # images per class, or "all"
 # ``auto`` runs `headstart advise` on each subset and fits what it recommends, so compare can score the advice.
@@ -100,3 +100,16 @@ def nested_subset(pool: ImageSet, size: Size, seed: int) -> list[int]:
         order = rng.permutation(np.flatnonzero(labels == label))
         chosen += (order if size == "all" else order[:size]).tolist()
     return sorted(chosen)
+
+
+def validation_subset(subset: ImageSet, *, trained: bool) -> ImageSet | None:
+    """What ``fit`` validates on in one run of the grid (images, or texts with the same interface). Strategies
+    trained for epochs hold out ``fit``'s own stratified 20% for early stopping and the best epoch (``None``) when
+    every class has two examples, else reuse the subset; the others learn from the whole subset (their validation
+    score is only reported, so one example per class is enough)."""
+    if trained:
+        return None if min(subset.class_counts().values()) >= 2 else subset
+    first: dict[int, int] = {}
+    for index, label in enumerate(subset.labels):
+        first.setdefault(label, index)
+    return subset.subset(sorted(first.values()))

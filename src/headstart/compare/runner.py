@@ -22,7 +22,7 @@ from ..validation import FRACTION, IMAGE_SIZE, NON_NEGATIVE, POSITIVE_INT, valid
 from ..strategies import EMBEDDING_STRATEGIES
 from .advice import write_advice
 from .grid import Size, check_sizes, check_test_classes, nested_subset, parse_sizes, \
-    parse_strategies, split_test
+    parse_strategies, split_test, validation_subset
 from .memory import PeakMemory
 from .report import write_report
 from .results import ResultStore, fingerprint, run_record
@@ -174,7 +174,7 @@ def _run(strategy: str, subset: ImageSet, test: ImageSet, *, backbone: str, seed
                           seed=seed, cache=caches / "fit", progress=False, logger=None, **placement)
     with PeakMemory() as memory:
         started = time.perf_counter()
-        clf.fit(subset, val=_validation(strategy, subset))
+        clf.fit(subset, val=validation_subset(subset, trained=strategy not in EMBEDDING_STRATEGIES))
         seconds = time.perf_counter() - started
     clf.cache = caches / "test"
     report = clf.evaluate(test)
@@ -190,18 +190,6 @@ def _run(strategy: str, subset: ImageSet, test: ImageSet, *, backbone: str, seed
                       image_size=clf.net_.backbone.preprocessing.image_size,
                       **({"advised_strategy": clf.advice_["strategy"], "advised_freeze": clf.advice_["freeze"],
                           "chosen_strategy": clf.strategy_.name} if strategy == "auto" else {}))
-
-
-def _validation(strategy: str, subset: ImageSet) -> ImageSet | None:
-    """What ``fit`` validates on. Embedding strategies learn from the whole subset (their validation score
-    is only reported, so one image per class of the subset is enough); trained strategies hold out
-    ``fit``'s own stratified 20% for early stopping when every class has two images, else reuse the subset."""
-    if strategy in EMBEDDING_STRATEGIES:
-        first: dict[int, int] = {}
-        for index, label in enumerate(subset.labels):
-            first.setdefault(label, index)
-        return subset.subset(sorted(first.values()))
-    return None if min(subset.class_counts().values()) >= 2 else subset
 
 
 def _inspect_backbone(backbone: str, data: str | Path, pool: ImageSet, out: Path) -> None:

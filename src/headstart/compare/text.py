@@ -14,7 +14,8 @@ from ..data.text import TextDataset, load_text_dataset
 from ..errors import ConfigError
 from ..features import EmbeddingCache
 from ..runtime import describe_machine
-from .grid import Size, check_sizes, check_test_classes, nested_subset, parse_sizes, split_test
+from .grid import Size, check_sizes, check_test_classes, nested_subset, parse_sizes, split_test, \
+    validation_subset
 from .memory import PeakMemory
 from .advice import write_advice
 from .report import write_report
@@ -125,12 +126,13 @@ def _run(strategy: str, subset: LabelledTexts, test: LabelledTexts, *, backbone:
     clf = TextClassifier(backbone, strategy, epochs=epochs, seed=seed, cache=caches / "fit", progress=False)
     with PeakMemory() as memory:
         started = time.perf_counter()
-        clf.fit(subset.dataset, val=_one_per_class(subset).dataset)
+        val = validation_subset(subset, trained=strategy == "full")
+        clf.fit(subset.dataset, val=None if val is None else val.dataset)
         seconds = time.perf_counter() - started
     clf.cache = caches / "test"
     report = clf.evaluate(test.dataset)
     training = clf.training_
-    epochs_run = training.get("epochs")
+    epochs_run = training.get("epochs_run", training.get("epochs"))
     counts = {"train_images": len(subset), "fit_train_images": training["train_texts"],
               "val_images": training["val_texts"], "test_images": len(test)}
     return run_record(report, seconds=seconds, train_seconds=training["seconds"],
@@ -138,14 +140,6 @@ def _run(strategy: str, subset: LabelledTexts, test: LabelledTexts, *, backbone:
                       epochs_run=epochs_run, trainable_parameters=training["trainable_parameters"], memory=memory,
                       counts=counts, subset_key="\n".join(subset.dataset.texts), image_size=None,
                       truncated_texts=training.get("truncated_texts", 0))
-
-
-def _one_per_class(subset: LabelledTexts) -> LabelledTexts:
-    """What ``fit`` reports validation on: every strategy learns from the whole subset."""
-    first: dict[int, int] = {}
-    for index, label in enumerate(subset.labels):
-        first.setdefault(label, index)
-    return subset.subset(sorted(first.values()))
 
 
 def _fingerprint(*paths: str | Path) -> dict[str, Any]:

@@ -55,7 +55,8 @@ class TextClassifier:
             ``scratch`` uses none.
         strategy: ``frozen``, ``prototype``, ``knn``, ``full`` or ``scratch``.
         head: for ``frozen``: ``logreg``, ``linear`` or ``mlp``.
-        epochs: for ``full`` (default 5).
+        epochs: for ``full`` (default 5), at most: training stops once the validation loss has not improved for
+            two epochs, and keeps the epoch with the best validation accuracy.
         lr: for ``full`` (default 3e-5).
         batch_size: texts per training step for ``full`` (default 16), else per embedding batch (default 64).
         max_length: tokens kept per text by transformer encoders (default: the encoder's, 256 for MiniLM; 128 for
@@ -113,7 +114,7 @@ class TextClassifier:
         if self.strategy == "scratch":
             details = self._fit_tfidf(train.texts, y)
         elif self.strategy == "full":
-            details = self._fit_full(train.texts, y)
+            details = self._fit_full(train.texts, y, val_set.texts, val_y)
         else:
             details = self._fit_on_embeddings(train.texts, y)
         self.strategy_ = self.strategy
@@ -193,16 +194,21 @@ class TextClassifier:
             encoder.max_seq_length = self.max_length
         return encoder
 
-    def _fit_full(self, texts: list[str], y: np.ndarray) -> dict[str, Any]:
+    def _fit_full(self, texts: list[str], y: np.ndarray, val_texts: list[str],
+                  val_y: np.ndarray) -> dict[str, Any]:
+        """Fine-tune MiniLM, stopping early on the validation texts and keeping the epoch that scores best there."""
         from headstart.text.finetune import fine_tune_minilm
 
         settings = {name: getattr(self, name) or default for name, default in _FULL_DEFAULTS.items()}
         weights = _class_weights(y, len(self.classes_)).tolist() if self.use_class_weights else None
         self.model_, _ = fine_tune_minilm(texts, [self.classes_[i] for i in y], seed=self.seed,
-                                          classes=self.classes_, class_weight=weights, **settings)
+                                          classes=self.classes_, class_weight=weights, val_texts=val_texts,
+                                          val_labels=[self.classes_[i] for i in val_y], progress=self.progress,
+                                          **settings)
         self.encoder_, self.head_, self.head_options_ = None, "linear", {}
         self.backbone_ = {"name": "minilm", "fingerprint": None, "max_length": settings["max_length"]}
-        return {**settings, "losses": list(self.model_.losses), "truncated_texts": self.model_.count_truncated(texts),
+        return {**settings, "losses": list(self.model_.losses), "epochs_run": len(self.model_.losses),
+                "truncated_texts": self.model_.count_truncated(texts),
                 "trainable_parameters": sum(p.numel() for p in self.model_.parameters() if p.requires_grad)}
 
     def _fit_tfidf(self, texts: list[str], y: np.ndarray) -> dict[str, Any]:

@@ -3,18 +3,21 @@
 The head starts as a cosine prototype classifier (class means of the frozen embeddings, scaled), so training
 begins from the frozen-encoder solution and refines the transformer and the head together. The token embedding
 table (half of MiniLM's weights) stays frozen: few labelled texts cannot train it, and skipping it halves the
-cost of each step. CPU-friendly: texts are cut at ``max_length`` tokens (128 by default).
+cost of each step. CPU-friendly: texts are cut at ``max_length`` tokens (128 by default). Training runs on
+Lightning's Trainer (``headstart.training``), as for images.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.data import DataLoader
 
 from headstart.errors import ConfigError, DataError
 from headstart.text.encoders import BUNDLED_ENCODERS
@@ -76,45 +79,74 @@ def minilm_classifier(classes: Sequence[str], *, max_length: int = 128, pretrain
 
 def fine_tune_minilm(texts: Sequence[str], labels: Sequence[str], *, epochs: int = 5, lr: float = 3e-5,
                      batch_size: int = 16, seed: int = 0, max_length: int = 128, device: str | None = None,
-                     classes: Sequence[str] | None = None,
-                     class_weight: Sequence[float] | None = None) -> tuple[MiniLMClassifier, list[str]]:
-    """Fine-tune MiniLM and a linear head with AdamW and cross-entropy; returns the model and its classes.
+                     classes: Sequence[str] | None = None, class_weight: Sequence[float] | None = None,
+                     val_texts: Sequence[str] | None = None, val_labels: Sequence[str] | None = None,
+                     patience: int = 2, accelerator: str = "auto", devices: int = 1,
+                     time_budget: float | None = None, progress: bool = False, logger: str | None = None,
+                     log_dir: str | Path | None = None) -> tuple[MiniLMClassifier, list[str]]:
+    """Fine-tune MiniLM and a linear head with AdamW and cross-entropy on Lightning's Trainer; returns the model
+    and its classes.
 
     ``classes`` fixes the output order (default: the sorted labels); ``class_weight`` (one per class) weights the
-    loss. The mean training loss of each epoch is kept in ``model.losses``.
+    loss. The mean training loss of each epoch is kept in ``model.losses``. With ``val_texts`` and ``val_labels``,
+    training stops once the validation loss has not improved for ``patience`` epochs and the weights of the epoch
+    with the best validation accuracy are kept; without, all ``epochs`` run. ``device`` (``cpu``, ``cuda``) picks
+    the accelerator where given; ``accelerator``, ``devices``, ``time_budget`` (seconds), ``progress``, ``logger``
+    and ``log_dir`` go to :func:`headstart.training.run_trainer`, with mixed precision on GPU.
     """
-    if len(texts) != len(labels):
-        raise DataError(f"{len(texts)} texts but {len(labels)} labels", fix="pass one label per text")
+    from headstart.training import MiniLMModule, run_trainer
+    from headstart.training.trainer import on_gpu
+
     classes = sorted(set(labels)) if classes is None else list(classes)
-    unknown = sorted(set(labels) - set(classes))
-    if unknown:
-        raise DataError(f"labels {unknown} are not among the classes {classes}", fix="list every label in classes")
+    target = _targets(texts, labels, classes)
     if len(set(labels)) < 2:
         raise DataError("fine-tuning needs examples of two or more classes", fix="add examples of other classes")
+    if (val_texts is None) != (val_labels is None):
+        raise ConfigError("val_texts and val_labels go together", fix="pass both, or neither")
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise ConfigError(f"epochs ({epochs}) and batch size ({batch_size}) must be at least 1 and lr ({lr}) "
                           "positive", fix="pass e.g. --epochs 5 --batch-size 16 --lr 3e-5")
+    if device is not None:
+        accelerator = "cpu" if torch.device(device).type == "cpu" else "gpu"
     torch.manual_seed(seed)
-    model = minilm_classifier(classes, max_length=max_length, device=device)
+    model = minilm_classifier(classes, max_length=max_length, device="cuda" if on_gpu(accelerator) else "cpu")
     model.body.get_input_embeddings().requires_grad_(False)
-    target = torch.tensor([classes.index(label) for label in labels], device=model.device)
-    weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32,
-                                                               device=model.device)
     texts = list(texts)
-    _init_head_from_prototypes(model, texts, target, batch_size)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
-    generator = torch.Generator().manual_seed(seed)
+    _init_head_from_prototypes(model, texts, target.to(model.device), batch_size)
+    weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32)
+    val = None if val_texts is None else _loader(list(val_texts), _targets(val_texts, val_labels, classes),
+                                                 batch_size * 2)
+    device_used = model.device
     model.train()
-    for _ in range(epochs):
-        total = 0.0
-        for order in torch.randperm(len(texts), generator=generator).split(batch_size):
-            loss = F.cross_entropy(model([texts[i] for i in order]), target[order.to(target.device)], weight=weight)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(order)
-        model.losses.append(total / len(texts))
-    return model.eval(), classes
+    run_trainer(MiniLMModule(model, lr=lr, class_weight=weight),
+                _loader(texts, target, batch_size, shuffle_seed=seed), val, max_epochs=epochs,
+                accelerator=accelerator, devices=devices, patience=patience, time_budget=time_budget,
+                progress=progress, logger=logger, log_dir=log_dir)
+    return model.to(device_used).eval(), classes
+
+
+def _targets(texts: Sequence[str], labels: Sequence[str], classes: list[str]) -> torch.Tensor:
+    """The class index of each label, after checking there is one label per text, each among ``classes``."""
+    if len(texts) != len(labels):
+        raise DataError(f"{len(texts)} texts but {len(labels)} labels", fix="pass one label per text")
+    unknown = sorted(set(labels) - set(classes))
+    if unknown:
+        raise DataError(f"labels {unknown} are not among the classes {classes}", fix="list every label in classes")
+    return torch.tensor([classes.index(label) for label in labels])
+
+
+def _loader(texts: list[str], target: torch.Tensor, batch_size: int, *,
+            shuffle_seed: int | None = None) -> DataLoader:
+    """Batches of ``(texts, class indices)``, shuffled in an order seeded by ``shuffle_seed`` where given; the
+    model tokenizes the texts in its forward pass."""
+    generator = None if shuffle_seed is None else torch.Generator().manual_seed(shuffle_seed)
+    return DataLoader(list(zip(texts, target.tolist())), batch_size=batch_size, shuffle=generator is not None,
+                      generator=generator, collate_fn=_collate)
+
+
+def _collate(batch: list[tuple[str, int]]) -> tuple[list[str], torch.Tensor]:
+    texts, labels = zip(*batch)
+    return list(texts), torch.tensor(labels)
 
 
 @torch.no_grad()

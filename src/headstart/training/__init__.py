@@ -1,6 +1,8 @@
-"""Training: a Lightning module and Trainer for the strategies that update the network."""
+"""Training: Lightning modules, and one Trainer run for every modality."""
 
-from .module import TransferModule
-from .trainer import TrainingResult, default_epochs, fit_network
+from .images import TrainingResult, default_epochs, fit_network
+from .module import MiniLMModule, TransferModule
+from .trainer import TrainerRun, run_trainer
 
-__all__ = ["TrainingResult", "TransferModule", "default_epochs", "fit_network"]
+__all__ = ["MiniLMModule", "TrainerRun", "TrainingResult", "TransferModule", "default_epochs", "fit_network",
+           "run_trainer"]
