@@ -22,13 +22,14 @@ from .errors import BackboneError, BundleError, ConfigError, DataError, Headstar
 __version__ = "0.1.0"
 
 _LAZY = {"advise": ".analysis", "list_backbones": ".backbones", "load_backbone": ".backbones",
-         "ImageClassifier": ".classifier", "load": ".classifier", "CompareResult": ".compare", "compare": ".compare",
+         "ImageClassifier": ".classifier", "load": ".bundle", "CompareResult": ".compare", "compare": ".compare",
          "TextClassifier": ".text.classifier"}
 
 if TYPE_CHECKING:
     from .analysis import advise
     from .backbones import list_backbones, load_backbone
-    from .classifier import ImageClassifier, load
+    from .bundle import load
+    from .classifier import ImageClassifier
     from .compare import CompareResult, compare
     from .text.classifier import TextClassifier
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ from . import __version__, distributed as dist
 from .analysis import advise
 from .backbones import Backbone, load_backbone
 from .backbones.registry import resolve_spec
-from .bundle import bundle_path, load_bundle, save_bundle
+from .bundle import bundle_path, save_bundle
 from .data.dataset import ImageDataset, ImageSet, check_images, class_weights, find_images, make_transform, \
     native_size, stratified_split, trained_image_size
 from .data.duplicates import duplicate_warnings, leakage_warning, near_duplicate_warnings, training_digests
@@ -35,9 +35,6 @@ from .runtime import loader_workers, pick_device
 from .strategies import EMBEDDING_STRATEGIES, Strategy, resolve_strategy
 from .loggers import LOGGERS, check_logger
 from .validation import FRACTION, IMAGE_SIZE, NON_NEGATIVE, POSITIVE, POSITIVE_INT, SEED, Options, validate
-
-if TYPE_CHECKING:
-    from .text.classifier import TextClassifier
 
 Data = str | Path | ImageSet
 REFIT_BELOW = 2000  # training images; the head fit's own search switches from k-fold to one hold-out here too
@@ -419,16 +416,6 @@ def _scores(strategy: Strategy, details: dict[str, Any], seconds: float) -> dict
     """What ``auto`` records of one candidate."""
     return {"strategy": strategy.name, "val_accuracy": details["val_accuracy"],
             "cv_log_loss": details.get("cv_log_loss"), "seconds": seconds}
-
-
-def load(path: str | Path) -> "ImageClassifier | TextClassifier":
-    """Load a saved model bundle (the file, or the ``--out`` folder holding ``model.pt``), image or text."""
-    document = load_bundle(path)
-    if document.get("task") == "text":
-        from .text.classifier import TextClassifier
-
-        return TextClassifier.from_bundle(document)
-    return ImageClassifier.from_bundle(document)
 
 
 def list_images(inputs: Sequence[str | Path]) -> list[Path]:

@@ -200,7 +200,7 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    from .classifier import load
+    from .bundle import load
     from .text.classifier import TextClassifier
 
     clf = load(args.model)
@@ -242,7 +242,8 @@ def _add_predict(commands: argparse._SubParsersAction) -> None:
 
 
 def _predict(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from .classifier import list_images, load
+    from .bundle import load
+    from .classifier import list_images
     from .data.dataset import ImageSet, check_images
     from .text.classifier import TextClassifier
 
@@ -552,7 +553,7 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> dict[str, Any]:
-    from .classifier import load
+    from .bundle import load
 
     result = load(args.model).export(args.out, format=args.format, quantize=args.quantize,
                                      calibration=args.calibration)

@@ -158,7 +158,8 @@ def grad_cam(net: nn.Module, image: Path, classes: list[str], path: Path) -> tup
 def inspect(target: str | Path, *, out: str | Path, image: str | Path | None = None,
             data: str | Path | None = None) -> dict[str, Any]:
     """Write inspect's pictures for a backbone name or a saved model into ``out``; return their paths."""
-    from ..classifier import ImageClassifier, load
+    from ..bundle import load
+    from ..classifier import ImageClassifier
 
     model = None
     if Path(target).exists() and bundle_path(target).is_file():

@@ -6,6 +6,7 @@ the strategy and the head, so that ``predict`` needs nothing else. Written atomi
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -55,4 +56,21 @@ def load_bundle(path: str | Path) -> dict[str, Any]:
     return document
 
 
-__all__ = ["BUNDLE_NAME", "FORMAT", "FORMAT_VERSION", "bundle_path", "load_bundle", "save_bundle"]
+# The estimator that rebuilds each task's bundles (``from_bundle``), imported when a bundle of that task is loaded:
+# each brings its modality's stack with it.
+TASKS = {"image": ("headstart.classifier", "ImageClassifier"), "text": ("headstart.text.classifier", "TextClassifier")}
+
+
+def load(path: str | Path) -> Any:
+    """Load a saved model (the bundle file, or the ``--out`` folder holding ``model.pt``) as the fitted estimator
+    of its task: an ``ImageClassifier`` or a ``TextClassifier``."""
+    document = load_bundle(path)
+    task = document.get("task", "image")  # bundles of the first release name no task: images
+    if task not in TASKS:
+        raise BundleError(f"holds a model for the {task!r} task, which this headstart does not know.",
+                          path=bundle_path(path), fix="Load it with the headstart release that wrote it.")
+    module, name = TASKS[task]
+    return getattr(importlib.import_module(module), name).from_bundle(document)
+
+
+__all__ = ["BUNDLE_NAME", "FORMAT", "FORMAT_VERSION", "TASKS", "bundle_path", "load", "load_bundle", "save_bundle"]

@@ -46,7 +46,7 @@ class Predictor:
 
     def __init__(self, model: str | Path | Any, *, engine: str = "auto", batch_size: int = 32,
                  threads: int | None = None, cache: bool | str | Path = True):
-        from ..classifier import load
+        from ..bundle import load
 
         if engine not in ENGINES:
             raise ConfigError(f"unknown engine {engine!r}.", fix=f"Choose one of {', '.join(ENGINES)}.")
