@@ -35,6 +35,14 @@ def test_every_kind_of_input_gets_the_classifiers_probabilities(model, predictor
     assert [row[0][0] for row in top] == model.predict(files) and all(len(row) == 2 for row in top)
 
 
+def test_a_large_jpeg_is_decoded_reduced_as_in_training_whether_a_file_or_bytes(model, predictor, photos, tmp_path):
+    big = tmp_path / "big.jpg"  # decoded at half scale (1,000 px keeps twice the 256-px resize)
+    Image.open(photos[0]).convert("RGB").resize((2000, 1500), Image.BICUBIC).save(big, quality=90)
+    expected = model.predict_proba([big])
+    np.testing.assert_allclose(predictor.predict_proba([big]), expected, atol=1e-4)
+    np.testing.assert_allclose(predictor.predict_proba([big.read_bytes()]), expected, atol=1e-4)
+
+
 def test_batches_and_a_reloaded_model_answer_the_same(frozen_model, predictor, fashion_small):
     files = sorted(fashion_small[1].rglob("*.png"))
     small_batches = Predictor(frozen_model, batch_size=5)

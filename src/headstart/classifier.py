@@ -20,8 +20,8 @@ from .analysis import advise
 from .backbones import Backbone, load_backbone
 from .backbones.registry import resolve_spec
 from .bundle import bundle_path, save_bundle
-from .data.dataset import ImageDataset, ImageSet, check_images, class_weights, find_images, make_transform, \
-    native_size, stratified_split, trained_image_size
+from .data.dataset import ImageDataset, ImageSet, check_images, class_weights, decode_side, find_images, \
+    make_transform, native_size, stratified_split, trained_image_size
 from .data.duplicates import duplicate_warnings, leakage_warning, near_duplicate_warnings, training_digests
 from .data.images import is_image_file
 from .errors import ConfigError, DataError
@@ -32,7 +32,7 @@ from .features.layers import block_layout
 from .heads import build_head, fit_head
 from .model import TransferNet
 from .runtime import loader_workers, pick_device
-from .strategies import EMBEDDING_STRATEGIES, Strategy, resolve_strategy
+from .strategies import EMBEDDING_STRATEGIES, Strategy, extraction_stage, resolve_strategy
 from .loggers import LOGGERS, check_logger
 from .validation import FRACTION, IMAGE_SIZE, NON_NEGATIVE, POSITIVE, POSITIVE_INT, SEED, Options, validate
 
@@ -254,7 +254,7 @@ class ImageClassifier:
         return extract_embeddings(backbone, images, batch_size=max(self.batch_size, 64), engine=self.engine,
                                   precision=self.precision, tta=self.tta, cache=open_cache(self.cache),
                                   background=self.background, progress=self.progress and dist.is_main(),
-                                  stage="blocks" if features == "blocks" else None,
+                                  stage=extraction_stage(features),
                                   distributed=dist.world_size() > 1)
 
     def _check_near_duplicates(self, backbone: Backbone, train: ImageSet, val: ImageSet,
@@ -311,8 +311,9 @@ class ImageClassifier:
             features = torch.from_numpy(self.embed(self.net_.backbone, image_set, self.strategy_.features))
             with torch.inference_mode():
                 return self.net_.head.eval()(features).softmax(1).numpy()
-        dataset = ImageDataset(image_set, make_transform(self.net_.backbone.preprocessing, train=False),
-                               self.net_.backbone.in_chans, self.background)
+        preprocessing = self.net_.backbone.preprocessing
+        dataset = ImageDataset(image_set, make_transform(preprocessing, train=False), self.net_.backbone.in_chans,
+                               self.background, min_side=decode_side(preprocessing))
         loader = DataLoader(dataset, batch_size=64, num_workers=loader_workers() if len(dataset) > 64 else 0)
         net = self.net_.eval()
         outputs = []

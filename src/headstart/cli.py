@@ -17,7 +17,7 @@ from rich.table import Table
 from .atomic import check_writable_folder, write_text_atomically
 from .distributed import is_main, leave
 from .errors import ConfigError, HeadstartError, StorageError
-from .strategies import STRATEGIES
+from .strategies import FEATURE_KINDS, STRATEGIES
 
 DISTRIBUTED = ("auto", "ddp", "fsdp")  # headstart.distributed.DISTRIBUTED, kept here so --help imports nothing heavy
 LOGGERS = ("csv", "tensorboard", "mlflow")  # headstart.loggers.LOGGERS
@@ -441,7 +441,7 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
                                         "--devices 8 (or: headstart embed photos/ --devices 2)")
     p.add_argument("data", help="labelled images: class folders or a CSV with path,label")
     p.add_argument("--backbone", default="efficientnet_lite0")
-    p.add_argument("--features", default="pooled", choices=["pooled", "blocks"],
+    p.add_argument("--features", default="pooled", choices=FEATURE_KINDS,
                    help="pooled: for frozen/prototype/knn; blocks: for multilayer and auto")
     p.add_argument("--weights", help="local weights file for backbones without bundled weights")
     p.add_argument("--in-chans", type=int, default=3)

@@ -22,7 +22,7 @@ from torch import nn  # noqa: E402
 
 from ..backbones import Backbone, load_backbone  # noqa: E402
 from ..bundle import bundle_path  # noqa: E402
-from ..data.dataset import check_images, find_images, make_transform  # noqa: E402
+from ..data.dataset import check_images, decode_side, find_images, make_transform  # noqa: E402
 from ..data.images import load_image  # noqa: E402
 from ..errors import ConfigError  # noqa: E402
 from .similarity import probe_accuracies, stage_statistics  # noqa: E402
@@ -53,7 +53,9 @@ def first_layer_filters(backbone: Backbone, path: Path) -> Path:
 
 
 def _image_tensor(backbone: Backbone, image: Path) -> torch.Tensor:
-    return make_transform(backbone.preprocessing, train=False)(load_image(image, backbone.in_chans))[None]
+    preprocessing = backbone.preprocessing
+    return make_transform(preprocessing, train=False)(load_image(image, backbone.in_chans,
+                                                                  min_side=decode_side(preprocessing)))[None]
 
 
 def feature_maps(backbone: Backbone, image: Path, path: Path, per_stage: int = 6) -> Path:

@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from ..features import EmbeddingCache, extract_embeddings
 from ..runtime import describe_machine
 from ..validation import FRACTION, IMAGE_SIZE, NON_NEGATIVE, POSITIVE_INT, validate
-from ..strategies import EMBEDDING_STRATEGIES
+from ..strategies import EMBEDDING_STRATEGIES, extraction_stage
 from .advice import write_advice
 from .grid import Size, check_sizes, check_test_classes, nested_subset, parse_sizes, \
     parse_strategies, split_test, validation_subset
@@ -206,4 +206,4 @@ def _export_graph(backbone: str, image_size: int | None, pool: ImageSet, cache: 
     pooled or blocks) is exported before the first timed fit rather than inside it."""
     network = load_backbone(backbone, image_size=image_size)
     extract_embeddings(network, pool.subset([0]), cache=EmbeddingCache(cache), progress=False,
-                       stage="blocks" if features == "blocks" else None)
+                       stage=extraction_stage(features))

@@ -10,11 +10,10 @@ from .. import distributed as dist
 from ..backbones import load_backbone
 from ..data.dataset import check_images, find_images
 from ..errors import ConfigError
+from ..strategies import FEATURE_KINDS, extraction_stage
 from ..validation import POSITIVE_INT, validate
 from .cache import open_cache
 from .extract import fill_cache
-
-FEATURES = ("pooled", "blocks")
 
 
 def embed(data: str | Path, *, backbone: str = "efficientnet_lite0", features: str = "pooled", in_chans: int = 3,
@@ -31,8 +30,8 @@ def embed(data: str | Path, *, backbone: str = "efficientnet_lite0", features: s
     validate({"in_chans": in_chans, "batch_size": batch_size, "devices": devices, "num_nodes": num_nodes},
              {"in_chans": [POSITIVE_INT], "batch_size": [POSITIVE_INT], "devices": [POSITIVE_INT],
               "num_nodes": [POSITIVE_INT]})
-    if features not in FEATURES:
-        raise ConfigError(f"unknown features {features!r}.", fix=f"Pass --features {' or --features '.join(FEATURES)}.")
+    if features not in FEATURE_KINDS:
+        raise ConfigError(f"unknown features {features!r}.", fix=f"Pass --features {' or --features '.join(FEATURE_KINDS)}.")
     store = open_cache(cache)
     if store is None:
         raise ConfigError("embed fills the embedding cache, and cache=False turns it off.",
@@ -49,7 +48,7 @@ def embed(data: str | Path, *, backbone: str = "efficientnet_lite0", features: s
     network = load_backbone(backbone, in_chans=in_chans, weights=weights)
     started = time.perf_counter()
     counts = fill_cache(network, images, store, batch_size=batch_size, device="cpu" if accelerator == "cpu" else "auto",
-                        engine=engine, precision=precision, stage="blocks" if features == "blocks" else None, tta=tta,
+                        engine=engine, precision=precision, stage=extraction_stage(features), tta=tta,
                         background=background, progress=progress and dist.is_main())
     per_rank = dist.gather(counts["embedded"])  # also waits for every rank, so the time is the whole job's
     seconds = time.perf_counter() - started

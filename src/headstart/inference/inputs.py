@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..backbones.spec import Preprocessing
-from ..data.dataset import make_pixel_transform
+from ..data.dataset import decode_side, make_pixel_transform
 from ..data.images import load_image, model_mode
 from ..errors import DataError, NotAnImageError
 
@@ -26,18 +26,20 @@ def _describe(item: Any, name: str | None) -> str:
     return name or (str(item) if isinstance(item, (str, Path)) else f"a {type(item).__name__}")
 
 
-def decode(item: ImageInput, *, in_chans: int, background: str, name: str | None = None) -> Image.Image:
-    """``item`` decoded into the model's mode; a :class:`DataError` naming ``name`` when it is not an image."""
+def decode(item: ImageInput, *, in_chans: int, background: str, name: str | None = None,
+           min_side: int | None = None) -> Image.Image:
+    """``item`` decoded into the model's mode (a large JPEG file reduced while decoding, as in training: see
+    :func:`~headstart.data.images.load_image`); a :class:`DataError` naming ``name`` when it is not an image."""
     label = _describe(item, name)
     try:
         if isinstance(item, (str, Path)):
             if not Path(item).is_file():
                 raise DataError("does not exist.", path=label, fix="Pass an existing image file.")
-            return load_image(item, in_chans, background)
+            return load_image(item, in_chans, background, min_side=min_side)
         if isinstance(item, (bytes, bytearray, memoryview)):
             if not len(item):
                 raise DataError("is empty (0 bytes).", path=label, fix="Send the image file's contents.")
-            return load_image(io.BytesIO(bytes(item)), in_chans, background)
+            return load_image(io.BytesIO(bytes(item)), in_chans, background, min_side=min_side)
         if isinstance(item, Image.Image):
             return model_mode(item, in_chans, background)
         if isinstance(item, np.ndarray):
@@ -72,10 +74,10 @@ def _from_array(array: np.ndarray, label: str) -> Image.Image:
 def pixel_preparer(preprocessing: Preprocessing, *, in_chans: int,
                    background: str) -> Callable[[ImageInput, str | None], np.ndarray]:
     """A function from one input (and an optional name for errors) to resized, cropped ``(H, W, C)`` uint8."""
-    transform = make_pixel_transform(preprocessing)
+    transform, side = make_pixel_transform(preprocessing), decode_side(preprocessing)
 
     def prepare(item: ImageInput, name: str | None = None) -> np.ndarray:
-        image = decode(item, in_chans=in_chans, background=background, name=name)
+        image = decode(item, in_chans=in_chans, background=background, name=name, min_side=side)
         return transform(image).permute(1, 2, 0).numpy()
 
     return prepare

@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 STRATEGIES = ("frozen", "multilayer", "partial", "full", "scratch", "prototype", "knn")
 EMBEDDING_STRATEGIES = ("frozen", "multilayer", "prototype", "knn")
 FEATURES = {"multilayer": "blocks"}  # what the embedding strategies read; the rest: the pooled output
+FEATURE_KINDS = ("pooled", "blocks")  # the backbone's pooled output; every block's (features.layers.BlockFeatures)
+
+
+def extraction_stage(features: str) -> str | None:
+    """What feature extraction computes for heads that read ``features`` (``features.engine.Stage``)."""
+    return "blocks" if features == "blocks" else None
 
 
 @dataclass(frozen=True)
