@@ -25,6 +25,7 @@ from .data.dataset import ImageDataset, ImageSet, check_images, class_weights, d
 from .data.duplicates import duplicate_warnings, leakage_warning, near_duplicate_warnings, training_digests
 from .data.images import is_image_file
 from .errors import ConfigError, DataError
+from .estimator import Classifier
 from .evaluation import summarize
 from .features import extract_embeddings
 from .features.cache import open_cache
@@ -32,7 +33,7 @@ from .features.layers import block_layout
 from .heads import build_head, fit_head
 from .model import TransferNet
 from .runtime import loader_workers, pick_device
-from .strategies import EMBEDDING_STRATEGIES, Strategy, extraction_stage, resolve_strategy
+from .strategies import EMBEDDING_STRATEGIES, NEIGHBOUR_STRATEGIES, Strategy, extraction_stage, resolve_strategy
 from .loggers import LOGGERS, check_logger
 from .validation import FRACTION, IMAGE_SIZE, NON_NEGATIVE, POSITIVE, POSITIVE_INT, SEED, Options, validate
 
@@ -40,7 +41,7 @@ Data = str | Path | ImageSet
 REFIT_BELOW = 2000  # training images; the head fit's own search switches from k-fold to one hold-out here too
 
 
-class ImageClassifier:
+class ImageClassifier(Classifier):
     """A transfer-learned image classifier.
 
     Args:
@@ -132,9 +133,7 @@ class ImageClassifier:
     def fit(self, data: Data, val: Data | None = None) -> "ImageClassifier":
         """Learn from labelled images (a class-folder root, a CSV, or an :class:`ImageSet`)."""
         validate(vars(self), self._parameter_constraints)
-        if self.strategy == "frozen" and self.head in ("prototype", "knn"):
-            raise ConfigError(f"{self.head!r} is a strategy of its own, not a head.",
-                              fix=f"Pass --strategy {self.head}.")
+        self._check_head(self.strategy, self.head)
         if self.strategy == "auto" and self.freeze is not None:
             raise ConfigError("--freeze applies to the partial strategy; auto chooses how many stages to freeze.",
                               fix=f"Pass --strategy partial --freeze {self.freeze}, or drop --freeze.")
@@ -271,7 +270,7 @@ class ImageClassifier:
         """The head fitted on ``train``'s embeddings and scored on ``val``'s (``features``: the two sets'
         embeddings); with ``refit``, then fitted again on both (logistic regression keeping its C and starting
         from the solution so far)."""
-        kind = strategy.name if strategy.name in ("prototype", "knn") else self.head
+        kind = strategy.name if strategy.name in NEIGHBOUR_STRATEGIES else self.head
         if strategy.name == "multilayer" and kind != "logreg":
             raise ConfigError(f"the multilayer strategy fits a logreg head on standardised features, not {kind!r}.",
                               fix="Drop --head, or pass --strategy frozen for a linear or mlp head.")
@@ -296,10 +295,6 @@ class ImageClassifier:
             "train_images": len(train_features)}
 
     # -------------------------------------------------------------- predicting
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "net_"):
-            raise ConfigError("this classifier is not fitted yet.", fix="Call fit(data) or headstart.load(path).")
-
     def predict_proba(self, images: Sequence[str | Path] | ImageSet) -> np.ndarray:
         """Class probabilities ``(n, len(classes_))`` for image files (or an :class:`ImageSet`)."""
         self._check_fitted()
@@ -326,17 +321,6 @@ class ImageClassifier:
                 outputs.append(net.head(features).softmax(1).numpy())
         return np.concatenate(outputs)
 
-    def predict(self, images: Sequence[str | Path] | ImageSet) -> list[str]:
-        """The most probable class name for each image."""
-        return [self.classes_[i] for i in self.predict_proba(images).argmax(1)]
-
-    def predict_top_k(self, images: Sequence[str | Path], k: int = 3) -> list[list[tuple[str, float]]]:
-        """The ``k`` most probable classes with their probabilities, per image."""
-        validate({"k": k}, {"k": [POSITIVE_INT]}, flags={"k": "--top-k"})
-        probabilities = self.predict_proba(images)
-        k = min(k, len(self.classes_))
-        return [[(self.classes_[i], float(row[i])) for i in np.argsort(-row)[:k]] for row in probabilities]
-
     def evaluate(self, data: Data) -> dict[str, Any]:
         """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix on labelled data."""
         self._check_fitted()
@@ -346,10 +330,6 @@ class ImageClassifier:
         report["skipped"] = [{"file": f, "reason": r} for f, r in images.skipped]
         report["warnings"] = list(filter(None, [leakage_warning(self.train_digests_, images, role="evaluation")]))
         return report
-
-    def score(self, data: Data) -> float:
-        """Accuracy on labelled data (scikit-learn's ``score``)."""
-        return self.evaluate(data)["accuracy"]
 
     # ------------------------------------------------------------- persisting
     def save(self, path: str | Path) -> Path:

@@ -10,15 +10,14 @@ from pathlib import Path
 from statistics import median
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 from PIL import Image
 from timm.data import create_transform
 
 from ..backbones.spec import Preprocessing
 from ..errors import DataError
 from .delimited import describe_delimiter, sniff_delimiter
+from .labelled import inverse_frequency_weights, split_indices
 from .images import IMAGE_EXTENSIONS, OversizeImageError, is_image_file, load_image
 
 PATH_COLUMNS = ("path", "image", "file", "filename", "filepath")
@@ -180,28 +179,14 @@ def check_images(images: ImageSet, *, in_chans: int = 3, strict: bool = False, w
 
 def stratified_split(images: ImageSet, val_fraction: float, seed: int) -> tuple[ImageSet, ImageSet]:
     """A seeded, stratified train/validation split with every class on both sides."""
-    if not 0.0 < val_fraction < 1.0:
-        raise DataError(f"the validation fraction must be between 0 and 1, got {val_fraction}.",
-                        fix="Pass --val-fraction 0.2, or a separate --val DIR.")
-    counts = images.class_counts()
-    small = {name: n for name, n in counts.items() if n < 2}
-    if small:
-        name, n = next(iter(small.items()))
-        raise DataError(f"class {name!r} has {n} image(s); a train/validation split needs at least 2 per class.",
-                        path=images.source, fix="Add images to that class or pass a separate --val DIR.")
-    n_val = max(len(images.classes), int(round(val_fraction * len(images))))
-    if n_val >= len(images):
-        raise DataError(f"{len(images)} images are too few to hold out {n_val} for validation.",
-                        path=images.source, fix="Add images or pass a separate --val DIR.")
-    train_idx, val_idx = train_test_split(np.arange(len(images)), test_size=n_val, random_state=seed,
-                                          stratify=images.labels)
-    return images.subset(sorted(train_idx)), images.subset(sorted(val_idx))
+    train, val = split_indices([images.classes[i] for i in images.labels], val_fraction, seed,
+                               source=images.source, noun="image")
+    return images.subset(train), images.subset(val)
 
 
 def class_weights(images: ImageSet) -> torch.Tensor:
     """Inverse-frequency weights (``n / (k * count)``), 1.0 on balanced data."""
-    counts = np.array([max(c, 1) for c in images.class_counts().values()], dtype=np.float64)
-    return torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32)
+    return torch.tensor(inverse_frequency_weights(images.labels, len(images.classes)), dtype=torch.float32)
 
 
 def native_size(images: ImageSet, sample: int = 32) -> int:

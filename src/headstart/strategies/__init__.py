@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 STRATEGIES = ("frozen", "multilayer", "partial", "full", "scratch", "prototype", "knn")
 EMBEDDING_STRATEGIES = ("frozen", "multilayer", "prototype", "knn")
+NEIGHBOUR_STRATEGIES = ("prototype", "knn")  # classify by nearness to training embeddings: no --head of theirs
 FEATURES = {"multilayer": "blocks"}  # what the embedding strategies read; the rest: the pooled output
 FEATURE_KINDS = ("pooled", "blocks")  # the backbone's pooled output; every block's (features.layers.BlockFeatures)
 
