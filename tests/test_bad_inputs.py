@@ -8,6 +8,7 @@ closed pipe, a full or read-only disk in a private mount namespace) run ``python
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -481,6 +482,25 @@ def test_help_and_import_load_nothing_heavy():
     result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO / "src")}, timeout=120)
     assert result.stdout.splitlines() == ["[]", "ImageClassifier load", "True headstart.compare.runner"], result.stderr
+
+
+def test_drawing_and_training_leave_the_process_settings_as_they_were(tmp_path, fashion_small):
+    """A notebook's matplotlib backend and the user's Lightning log levels are theirs: headstart draws without
+    pyplot and quiets Lightning only while it trains."""
+    code = ("import logging, sys, matplotlib\n"
+            "from pathlib import Path\n"
+            "import lightning.pytorch  # which sets its own level to INFO when imported\n"
+            "logging.getLogger('lightning.pytorch').setLevel(logging.DEBUG)\n"
+            "from headstart import ImageClassifier, load_backbone\n"
+            "from headstart.analysis.inspect import first_layer_filters\n"
+            "first_layer_filters(load_backbone('efficientnet_lite0'), Path(sys.argv[2]) / 'filters.png')\n"
+            "ImageClassifier(strategy='full', epochs=1, image_size=32, progress=False).fit(sys.argv[1])\n"
+            "print(matplotlib.get_backend(), logging.getLogger('lightning.pytorch').level)")
+    result = subprocess.run([PYTHON, "-c", code, str(fashion_small[0]), str(tmp_path)], capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO / "src"),
+                                                         "MPLBACKEND": "svg"})
+    assert result.stdout.split() == ["svg", str(logging.DEBUG)], result.stderr[-2000:]
+    assert (tmp_path / "filters.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_auto_advice_is_one_paragraph_with_consistent_numbers():

@@ -103,8 +103,8 @@ def join(*, accelerator: str, devices: int, num_nodes: int, distributed: str) ->
 
         from .training.trainer import quiet_lightning
 
-        quiet_lightning()
-        Fabric(accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy="ddp").launch()
+        with quiet_lightning():
+            Fabric(accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy="ddp").launch()
     return dist.get_world_size()
 
 

@@ -12,26 +12,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import torch
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+from ..backbones import Backbone, load_backbone
+from ..bundle import bundle_path
+from ..data.dataset import check_images, decode_side, find_images, make_transform
+from ..data.images import load_image
+from ..errors import ConfigError
+from ..plots import save, subplots
+from .similarity import probe_accuracies, stage_statistics
 
-from ..backbones import Backbone, load_backbone  # noqa: E402
-from ..bundle import bundle_path  # noqa: E402
-from ..data.dataset import check_images, decode_side, find_images, make_transform  # noqa: E402
-from ..data.images import load_image  # noqa: E402
-from ..errors import ConfigError  # noqa: E402
-from .similarity import probe_accuracies, stage_statistics  # noqa: E402
-
-
-def _save(figure: plt.Figure, path: Path) -> Path:
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    return path
 
 
 def first_layer_filters(backbone: Backbone, path: Path) -> Path:
@@ -40,7 +32,7 @@ def first_layer_filters(backbone: Backbone, path: Path) -> Path:
     weights = conv.weight.detach().float()
     columns = 8
     rows = -(-weights.shape[0] // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.1))
+    figure, axes = subplots(rows, columns, figsize=(columns * 1.1, rows * 1.1))
     for index, axis in enumerate(np.ravel(axes)):
         axis.axis("off")
         if index < weights.shape[0]:
@@ -49,7 +41,7 @@ def first_layer_filters(backbone: Backbone, path: Path) -> Path:
             picture = kernel.permute(1, 2, 0).numpy() if kernel.shape[0] == 3 else kernel.mean(0).numpy()
             axis.imshow(picture, cmap=None if picture.ndim == 3 else "gray", interpolation="nearest")
     figure.suptitle(f"{backbone.name}: first-layer filters ({tuple(weights.shape)})")
-    return _save(figure, path)
+    return save(figure, path)
 
 
 def _image_tensor(backbone: Backbone, image: Path) -> torch.Tensor:
@@ -72,7 +64,7 @@ def feature_maps(backbone: Backbone, image: Path, path: Path, per_stage: int = 6
     finally:
         for handle in handles:
             handle.remove()
-    figure, axes = plt.subplots(len(chosen), per_stage + 1, figsize=(2 * (per_stage + 1), 2.1 * len(chosen)))
+    figure, axes = subplots(len(chosen), per_stage + 1, figsize=(2 * (per_stage + 1), 2.1 * len(chosen)))
     original = load_image(image, 3)
     for row, stage in enumerate(chosen):
         maps = captured[stage][0].float()
@@ -85,7 +77,7 @@ def feature_maps(backbone: Backbone, image: Path, path: Path, per_stage: int = 6
         for axis in axes[row]:
             axis.axis("off")
     figure.suptitle("feature maps: early stages respond to edges and colours, late ones to parts and objects")
-    return _save(figure, path)
+    return save(figure, path)
 
 
 def stage_curve(backbone: Backbone, data: Path, path: Path, per_class: int = 20) -> tuple[Path, dict[str, Any]]:
@@ -97,7 +89,7 @@ def stage_curve(backbone: Backbone, data: Path, path: Path, per_class: int = 20)
     shifts, features = stage_statistics(backbone, sample)
     probes = probe_accuracies(features, np.asarray(sample.labels))
     names = [f"{i + 1}\n{s.name}" for i, s in enumerate(backbone.stages)]
-    figure, left = plt.subplots(figsize=(9, 4))
+    figure, left = subplots(figsize=(9, 4))
     left.plot(range(len(probes)), probes, "o-", color="tab:blue", label="linear probe accuracy")
     left.set_ylabel("linear probe accuracy", color="tab:blue")
     left.set_ylim(0, 1.02)
@@ -106,7 +98,7 @@ def stage_curve(backbone: Backbone, data: Path, path: Path, per_class: int = 20)
     right.plot(range(len(shifts)), [np.nan if s is None else s for s in shifts], "s--", color="tab:red")
     right.set_ylabel("BatchNorm shift from the source (KL)", color="tab:red")
     left.set_title("general -> specific: how well each stage's features separate your classes")
-    return _save(figure, path), {"probe_accuracy": probes, "bn_shift": shifts}
+    return save(figure, path), {"probe_accuracy": probes, "bn_shift": shifts}
 
 
 def weight_movement(tuned: Backbone, pretrained: Backbone, path: Path) -> tuple[Path, list[float]]:
@@ -116,12 +108,12 @@ def weight_movement(tuned: Backbone, pretrained: Backbone, path: Path) -> tuple[
         after = torch.cat([p.detach().flatten() for p in tuned.stage_parameters(index)])
         before = torch.cat([p.detach().flatten() for p in pretrained.stage_parameters(index)])
         moved.append(float((after - before).norm() / (before.norm() + 1e-12)))
-    figure, axis = plt.subplots(figsize=(9, 3.5))
+    figure, axis = subplots(figsize=(9, 3.5))
     axis.bar(range(len(moved)), moved, color="tab:purple")
     axis.set_xticks(range(len(moved)), [f"{i + 1}\n{s.name}" for i, s in enumerate(tuned.stages)], fontsize=7)
     axis.set_ylabel("relative weight change")
     axis.set_title("how far fine-tuning moved each stage from its pretrained weights")
-    return _save(figure, path), moved
+    return save(figure, path), moved
 
 
 def grad_cam(net: nn.Module, image: Path, classes: list[str], path: Path) -> tuple[Path, str]:
@@ -148,13 +140,13 @@ def grad_cam(net: nn.Module, image: Path, classes: list[str], path: Path) -> tup
     cam = torch.relu((weights * store["activation"]).sum(1))[0].detach()
     cam = (cam / (cam.max() + 1e-8)).numpy()
     picture = np.asarray(load_image(image, 3).resize((x.shape[3], x.shape[2])))
-    figure, axis = plt.subplots(figsize=(4.5, 4.5))
+    figure, axis = subplots(figsize=(4.5, 4.5))
     axis.imshow(picture)
     axis.imshow(cam, cmap="jet", alpha=0.45, extent=(0, picture.shape[1], picture.shape[0], 0),
                 interpolation="bilinear")
     axis.axis("off")
     axis.set_title(f"Grad-CAM: predicted {classes[predicted]}")
-    return _save(figure, path), classes[predicted]
+    return save(figure, path), classes[predicted]
 
 
 def inspect(target: str | Path, *, out: str | Path, image: str | Path | None = None,

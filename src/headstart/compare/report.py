@@ -1,4 +1,4 @@
-"""The compare report: PNG plots (matplotlib, Agg) and one self-contained ``report.html``."""
+"""The compare report: PNG plots (matplotlib) and one self-contained ``report.html``."""
 
 from __future__ import annotations
 
@@ -10,15 +10,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
-import matplotlib
+import numpy as np
+from matplotlib.ticker import FuncFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
-
-from ..atomic import write_text_atomically  # noqa: E402
-from .summary import aggregate, best_run, size_order, summarize_runs  # noqa: E402
+from ..atomic import write_text_atomically
+from ..plots import save, subplots
+from .summary import aggregate, best_run, size_order, summarize_runs
 
 __all__ = ["plot_accuracy_vs_time", "plot_confusion", "plot_learning_curves", "write_report"]
 
@@ -29,7 +26,7 @@ def plot_learning_curves(runs: Sequence[dict[str, Any]], path: Path, title: str 
     series: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in aggregate(runs):
         series[row["strategy"]].append(row)
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
+    fig, ax = subplots(figsize=(7.5, 4.8), dpi=110)
     for strategy, rows in series.items():
         x = np.array([r["images_per_class"] for r in rows])
         mean = np.array([r["accuracy_mean"] for r in rows]) * 100
@@ -45,7 +42,7 @@ def plot_learning_curves(runs: Sequence[dict[str, Any]], path: Path, title: str 
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_accuracy_vs_time(runs: Sequence[dict[str, Any]], path: Path, unit: str = "images") -> Path:
@@ -53,7 +50,7 @@ def plot_accuracy_vs_time(runs: Sequence[dict[str, Any]], path: Path, unit: str 
     series: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in aggregate(runs):
         series[row["strategy"]].append(row)
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
+    fig, ax = subplots(figsize=(7.5, 4.8), dpi=110)
     for strategy, rows in series.items():
         seconds = [r["seconds_mean"] for r in rows]
         accuracy = [r["accuracy_mean"] * 100 for r in rows]
@@ -68,14 +65,14 @@ def plot_accuracy_vs_time(runs: Sequence[dict[str, Any]], path: Path, unit: str 
     ax.set_title("Accuracy vs. training time")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_confusion(run: dict[str, Any], classes: Sequence[str], path: Path) -> Path:
     """The confusion matrix (rows true, columns predicted) of one run, counts written in the cells."""
     matrix = np.asarray(run["confusion_matrix"])
     size = 2.5 + 0.45 * len(classes)
-    fig, ax = plt.subplots(figsize=(size + 1.5, size), dpi=110)
+    fig, ax = subplots(figsize=(size + 1.5, size), dpi=110)
     ax.imshow(matrix, cmap="Blues")
     for (i, j), count in np.ndenumerate(matrix):
         ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
@@ -86,7 +83,7 @@ def plot_confusion(run: dict[str, Any], classes: Sequence[str], path: Path) -> P
     ax.set_ylabel("true")
     ax.set_title(f"{run['strategy']}, {run['per_class']} per class, seed {run['seed']}: "
                  f"{run['accuracy']:.1%}", fontsize=9)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def write_report(runs: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> Path:
@@ -228,8 +225,3 @@ def _cell(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path

@@ -9,6 +9,8 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -55,16 +57,18 @@ def run_trainer(module: L.LightningModule, train: DataLoader, val: DataLoader | 
     processes train together under ``distributed_strategy`` (``auto``/``ddp``/``fsdp``). ``logger`` (``csv``,
     ``tensorboard``, ``mlflow``) writes the curves into ``log_dir``.
     """
-    quiet_lightning()
     _remove_orphaned_checkpoints()
-    with tempfile.TemporaryDirectory(prefix=f"{CHECKPOINT_PREFIX}{os.getpid()}-") as checkpoints:
+    processes = devices * num_nodes
+    with quiet_lightning(), tempfile.TemporaryDirectory(prefix=f"{CHECKPOINT_PREFIX}{os.getpid()}-") as checkpoints:
         best = None if val is None else ModelCheckpoint(dirpath=checkpoints, monitor="val_acc", mode="max",
                                                         save_top_k=1, save_weights_only=True)
         callbacks: list[Callback] = [] if best is None else [best, EarlyStopping(monitor="val_loss", mode="min",
                                                                                  patience=patience)]
         curves = make_logger(logger, log_dir)
         trainer = L.Trainer(max_epochs=max_epochs, accelerator=accelerator, devices=devices, num_nodes=num_nodes,
-                            strategy=distributed.lightning_strategy(distributed_strategy, devices * num_nodes),
+                            strategy=distributed.lightning_strategy(distributed_strategy, processes),
+                            # BatchNorm statistics over every GPU's batch (torch's SyncBatchNorm runs on GPUs only)
+                            sync_batchnorm=processes > 1 and on_gpu(accelerator),
                             max_time=timedelta(seconds=time_budget) if time_budget else None,
                             precision=precision_for(accelerator), logger=curves,
                             callbacks=callbacks + ([LearningRateMonitor("epoch")] if curves else []),
@@ -115,8 +119,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def quiet_lightning() -> None:
-    """Lightning's info lines (devices found, processes registered) off the console: warnings only."""
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",
-                 "lightning.fabric.utilities.seed", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+@contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Lightning's info lines (devices found, processes registered) off the console while inside: warnings only;
+    the levels the caller had are restored on the way out."""
+    loggers = [logging.getLogger(name) for name in (
+        "lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",
+        "lightning.fabric.utilities.seed", "lightning.pytorch", "lightning.fabric")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
