@@ -23,7 +23,9 @@ from headstart.errors import ConfigError
 def plain_pixels(path: Path, card: dict) -> np.ndarray:
     """``path`` as the exported graph's input, with PIL alone (the README's recipe)."""
     rule = card["preprocessing"]
-    image = Image.open(path).convert("RGB")
+    image = Image.open(path)
+    image.draft(None, (rule["jpeg_draft_side"],) * 2)
+    image = image.convert("RGB")
     width, height = image.size
     short = rule["resize_shorter_side"]
     size = (short, int(short * height / width)) if width <= height else (int(short * width / height), short)

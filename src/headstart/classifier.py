@@ -31,7 +31,7 @@ from .features import extract_embeddings
 from .features.cache import open_cache
 from .features.layers import block_layout
 from .heads import build_head, fit_head
-from .model import TransferNet
+from .model import MirrorAveraged, TransferNet
 from .runtime import loader_workers, pick_device
 from .strategies import EMBEDDING_STRATEGIES, NEIGHBOUR_STRATEGIES, Strategy, extraction_stage, resolve_strategy
 from .loggers import LOGGERS, check_logger
@@ -310,16 +310,11 @@ class ImageClassifier(Classifier):
         dataset = ImageDataset(image_set, make_transform(preprocessing, train=False), self.net_.backbone.in_chans,
                                self.background, min_side=decode_side(preprocessing))
         loader = DataLoader(dataset, batch_size=64, num_workers=loader_workers() if len(dataset) > 64 else 0)
-        net = self.net_.eval()
-        outputs = []
+        network = MirrorAveraged(self.net_) if self.tta else self.net_
+        network.eval()
         with torch.inference_mode():
-            for batch, _ in loader:
-                batch = batch.contiguous(memory_format=torch.channels_last)
-                features = net.backbone(batch)
-                if self.tta:
-                    features = (features + net.backbone(torch.flip(batch, dims=[3]))) / 2
-                outputs.append(net.head(features).softmax(1).numpy())
-        return np.concatenate(outputs)
+            return np.concatenate([network(batch.contiguous(memory_format=torch.channels_last)).softmax(1).numpy()
+                                   for batch, _ in loader])
 
     def evaluate(self, data: Data) -> dict[str, Any]:
         """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix on labelled data."""

@@ -43,3 +43,15 @@ class TransferNet(nn.Module):
 
     def trainable_parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+class MirrorAveraged(nn.Module):
+    """Test-time augmentation (``tta``): ``net``'s head on the mean of the image's and its mirror's features."""
+
+    def __init__(self, net: TransferNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        embed = self.net.embed
+        return self.net.head((embed(images) + embed(torch.flip(images, dims=[3]))) / 2)

@@ -57,9 +57,15 @@ def load_image(path: str | Path | BinaryIO, in_chans: int = 3, background: str =
                                      "limit") from None
     with opened:
         if min_side is not None and opened.format == "JPEG":
-            opened.draft(None, (2 * min_side, 2 * min_side))
+            opened.draft(None, (draft_side(min_side),) * 2)
         opened.load()
         return model_mode(opened, in_chans, background)
+
+
+def draft_side(min_side: int) -> int:
+    """The side below which a large JPEG is not reduced while decoding, for a resize to ``min_side``: twice it,
+    so the resize that follows still averages over several decoded pixels."""
+    return 2 * min_side
 
 
 def model_mode(image: Image.Image, in_chans: int = 3, background: str = "white") -> Image.Image:

@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..backbones.spec import Preprocessing
 from ..data.dataset import decode_side, make_pixel_transform
-from ..data.images import load_image, model_mode
+from ..data.images import draft_side, load_image, model_mode
 from ..errors import DataError, NotAnImageError
 
 ImageInput = Union[str, Path, bytes, bytearray, memoryview, Image.Image, np.ndarray]
@@ -87,5 +87,6 @@ def resize_rule(preprocessing: Preprocessing) -> dict[str, Any]:
     """The evaluation resize and crop as plain data (what an exported graph's caller must do before it)."""
     resize, crop = make_pixel_transform(preprocessing).transforms[:2]
     shorter = resize.size if isinstance(resize.size, int) else resize.size[0]
-    return {"resize_shorter_side": int(shorter), "interpolation": preprocessing.interpolation,
+    return {"jpeg_draft_side": draft_side(decode_side(preprocessing)),
+            "resize_shorter_side": int(shorter), "interpolation": preprocessing.interpolation,
             "center_crop": [int(side) for side in crop.size], "image_size": preprocessing.image_size}

@@ -16,24 +16,12 @@ from torch import nn
 
 from ..atomic import write_atomically
 from ..features.engine import FromPixels
+from ..model import MirrorAveraged
 
 if TYPE_CHECKING:
     from ..classifier import ImageClassifier
 
 INPUT_NAME, OUTPUT_NAME = "pixels", "probabilities"
-
-
-class MirrorAveraged(nn.Module):
-    """Test-time augmentation as the classifier does it: the head on the mean of the image's and its mirror's
-    features."""
-
-    def __init__(self, net: nn.Module):
-        super().__init__()
-        self.net = net
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        embed = self.net.embed  # the backbone's pooled output, or every block's (multilayer)
-        return self.net.head((embed(images) + embed(torch.flip(images, dims=[3]))) / 2)
 
 
 class ProbabilityNet(nn.Module):
