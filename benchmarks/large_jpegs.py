@@ -49,8 +49,9 @@ def upscaled_jpegs(source: Path, target: Path, side: int) -> Path:
 def photo_pngs(root: Path) -> Path:
     from skimage import data
 
-    for name in ("astronaut", "chelsea", "coffee", "rocket", "camera", "immunohistochemistry", "motorcycle", "page"):
-        out = root / "photos" / f"{name}.png"
+    names = ("astronaut", "chelsea", "coffee", "rocket", "camera", "immunohistochemistry", "motorcycle", "page")
+    for index, name in enumerate(names):
+        out = root / ("first" if index < len(names) // 2 else "second") / f"{name}.png"  # two folders: a labelled set
         if not out.exists():
             out.parent.mkdir(parents=True, exist_ok=True)
             pixels = data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(data, name)()
