@@ -231,10 +231,10 @@ class TextClassifier:
             candidates.append(scored("full", fine_tuned, time.perf_counter()))
         best = auto.better(candidates)
         self.advice_ = {"candidates": candidates, "chosen": candidates[best]["strategy"], "reasons": reasons}
+        self.strategy_ = candidates[best]["strategy"]
         if best == 0:
             return {**frozen, "val_accuracy": candidates[0]["val_accuracy"]}
         model, details = self._fine_tune(texts, y) if splits is not None else tuned[0]
-        self.strategy_ = "full"
         self._keep_fine_tuned(model)
         return {**details, "val_accuracy": candidates[1]["val_accuracy"]}
 
