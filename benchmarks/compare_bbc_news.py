@@ -14,7 +14,7 @@ stratified 30 % test split. Methods:
         [--strategies frozen,full,auto] [--sizes 4,8,16]
 
 ``--headlines`` keeps only each article's first line, its headline (short texts, 5-15 words), and writes
-``results/compare_bbc_news_headlines.*``; ``--strategies`` adds ``_strategies`` to the file names.
+``results/compare_bbc_news_headlines.*``; ``--strategies`` adds their names to the file names.
 """
 
 from __future__ import annotations
@@ -280,7 +280,7 @@ def main() -> None:
     report = "\n".join(lines) + "\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = ("compare_bbc_news_headlines" if args.headlines else "compare_bbc_news") + \
-        ("_strategies" if strategies else "")
+        "".join(f"_{strategy}" for strategy in strategies)
     (RESULTS / f"{stem}.md").write_text(report, encoding="utf-8")
     (RESULTS / f"{stem}.json").write_text(json.dumps({
         what: len(texts), "mean_words": round(float(words), 1), "duplicates": len(texts) - unique,
