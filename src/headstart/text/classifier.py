@@ -154,7 +154,7 @@ class TextClassifier:
         if self.strategy not in TEXT_STRATEGIES:
             raise ConfigError(f"unknown text strategy {self.strategy!r}",
                               fix=f"choose one of {', '.join(TEXT_STRATEGIES)}")
-        if self.strategy == "frozen" and self.head not in HEAD_KINDS:
+        if self.strategy in ("frozen", "auto") and self.head not in HEAD_KINDS:
             if self.head in ("prototype", "knn"):
                 raise ConfigError(f"{self.head!r} is a strategy of its own, not a head",
                                   fix=f"pass strategy={self.head!r} (--strategy {self.head})")
