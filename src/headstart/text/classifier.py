@@ -73,7 +73,7 @@ class TextClassifier:
             ``full``); longer texts are cut and counted.
         text_column, label_column, encoding: how files of labelled texts are read.
         val_fraction: validation share when ``fit`` gets no ``val`` data (``auto`` cross-fits instead).
-        use_class_weights: weight the loss by inverse class frequency (``frozen``, ``full``, ``scratch``).
+        use_class_weights: weight the loss by inverse class frequency (``auto``, ``frozen``, ``full``, ``scratch``).
         seed: seeds the split, the head and fine-tuning.
         cache: where transformer embeddings are cached by text content: a folder, ``True`` for the default
             (``headstart cache info``), ``False`` for none.
