@@ -215,13 +215,14 @@ class TextClassifier:
         candidates = [scored("frozen", lambda learn, held: _probabilities(
             self._head(features[learn], y[learn])[0], held_features if held is None else features[held]),
             started, cv_log_loss=frozen.get("cv_log_loss"))]
-        reasons = [f"candidates scored on {scored_on}"]
+        reasons = [f"Candidates scored on {scored_on}."]
         tuned: list[tuple[MiniLMClassifier, dict[str, Any]]] = []
         if self._backbone_name() != "minilm":
-            reasons.append(f"full fine-tuning needs the minilm encoder, not {self._backbone_name()!r}: frozen only")
+            reasons.append(f"Full fine-tuning needs the minilm encoder, not {self._backbone_name()!r}: "
+                           "frozen only.")
         elif not auto.can_fine_tune(len(texts), gpu=torch.cuda.is_available(), epochs_given=self.epochs is not None):
-            reasons.append(f"full fine-tuning skipped: {len(texts)} training texts are more than "
-                           f"{auto.FINE_TUNE_MAX_TEXTS} to fine-tune on a CPU (pass --epochs, or use a GPU, to add it)")
+            reasons.append(f"Full fine-tuning skipped: {len(texts)} training texts are more than "
+                           f"{auto.FINE_TUNE_MAX_TEXTS} to fine-tune on a CPU (pass --epochs, or use a GPU, to add it).")
         else:
             def fine_tuned(learn: np.ndarray, held: np.ndarray | None) -> np.ndarray:
                 tuned[:] = [self._fine_tune([texts[i] for i in learn], y[learn])]
