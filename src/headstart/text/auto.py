@@ -17,8 +17,9 @@ from sklearn.model_selection import StratifiedKFold
 __all__ = ["FINE_TUNE_MAX_TEXTS", "FOLDS", "better", "can_fine_tune", "cross_fit", "evidence", "folds"]
 
 FOLDS = 2
-# Fine-tuning MiniLM for 5 epochs on a 2-core CPU takes about a second per 10 headlines (3-4 for 128-token articles);
-# auto cross-fits it (the cost of one run over all texts) and fits it again on every text when it wins.
+# auto cross-fits the fine-tuning (the cost of one run over all texts) and fits it again on every text when it wins:
+# 62 s a run for 320 BBC headlines on a quiet 2-core CPU (benchmarks/results/compare_bbc_news_headlines_auto.md);
+# 128-token articles cost several times more per text (not measured here).
 FINE_TUNE_MAX_TEXTS = 400
 
 FitPredict = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (learn indices, predict indices) -> probabilities
