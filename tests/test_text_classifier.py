@@ -57,7 +57,8 @@ def test_frozen_minilm_trains_from_a_csv_and_predicts_the_same_after_reload(bbc,
     train, test = bbc
     rows = list(zip(train.texts, train.labels)) + [("  ", "tech"), ("an article without a topic", "")]
     table = _write_csv(tmp_path / "train.csv", rows)
-    clf = TextClassifier("minilm", text_column="article", label_column="topic", max_length=64, progress=False)
+    clf = TextClassifier("minilm", "frozen", text_column="article", label_column="topic", max_length=64,
+                         progress=False)
     assert clf.fit(table) is clf
     assert clf.classes_ == TOPICS and clf.strategy_ == "frozen" and clf.head_ == "logreg"
     training = clf.training_
@@ -200,6 +201,58 @@ def test_full_fine_tuning_of_minilm_round_trips(tmp_path):
     assert np.allclose(loaded.predict_proba(val), clf.predict_proba(val), atol=1e-6)
 
 
+@pytest.mark.slow
+def test_auto_scores_both_candidates_on_the_same_held_out_texts_and_keeps_the_better(tmp_path):
+    data = load_text_dataset(BBC)
+    train, test = _subset(data, slice(0, 4), 200), _subset(data, slice(-4, None), 200)
+    clf = TextClassifier(epochs=1, batch_size=10, max_length=32, progress=False).fit(train)
+    frozen, full = clf.advice_["candidates"]
+    assert (frozen["strategy"], full["strategy"]) == ("frozen", "full") and frozen["cv_log_loss"] > 0
+    for candidate in (frozen, full):
+        assert candidate["scored_on"] == "20 texts held out by 2-fold cross-fitting" and candidate["seconds"] > 0
+        assert 0 <= candidate["val_accuracy"] <= 1 and candidate["val_log_loss"] > 0
+    kept = clf.advice_["chosen"]
+    assert kept == ("full" if (full["val_accuracy"], -full["val_log_loss"]) >
+                    (frozen["val_accuracy"], -frozen["val_log_loss"]) else "frozen") == clf.strategy_
+    assert clf.training_["train_texts"] == clf.training_["val_texts"] == 20  # every text learned from, and scored
+    assert clf.val_accuracy_ == clf.advice_["candidates"][kept == "full"]["val_accuracy"]
+    loaded = headstart.load(clf.save(tmp_path))
+    assert loaded.strategy_ == kept and loaded.advice_ == clf.advice_
+    assert np.allclose(loaded.predict_proba(test), clf.predict_proba(test), atol=1e-5)
+    assert loaded.score(test) >= 0.6
+
+    with_val = TextClassifier(epochs=1, batch_size=10, max_length=32, progress=False).fit(train, val=test)
+    assert [c["scored_on"] for c in with_val.advice_["candidates"]] == ["20 validation texts"] * 2
+    assert with_val.val_accuracy_ == with_val.score(test)
+
+
+def test_auto_keeps_the_higher_held_out_accuracy_then_the_lower_log_loss_and_fine_tunes_small_data_only():
+    from headstart.text import auto
+
+    scores = [{"val_accuracy": 0.8, "val_log_loss": 0.6}, {"val_accuracy": 0.8, "val_log_loss": 0.5}]
+    assert auto.better(scores) == 1 and auto.better([scores[0], {**scores[1], "val_accuracy": 0.75}]) == 0
+    limit = auto.FINE_TUNE_MAX_TEXTS
+    assert auto.can_fine_tune(limit, gpu=False, epochs_given=False)
+    assert not auto.can_fine_tune(limit + 1, gpu=False, epochs_given=False)
+    assert auto.can_fine_tune(limit + 1, gpu=True, epochs_given=False)
+    assert auto.can_fine_tune(limit + 1, gpu=False, epochs_given=True)
+    held_out = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]], np.float32)
+    assert auto.evidence(held_out, np.array([0, 1, 1]))["val_accuracy"] == pytest.approx(2 / 3)
+    assert auto.folds(np.array([0, 0, 1]), seed=0) is None
+    splits = auto.folds(np.array([0, 0, 1, 1, 1]), seed=0)
+    assert sorted(np.concatenate([held for _, held in splits]).tolist()) == [0, 1, 2, 3, 4]
+
+
+def test_auto_with_word_vectors_is_frozen_and_needs_two_texts_per_class(bbc):
+    train, _ = bbc
+    clf = TextClassifier("glove-50d", progress=False).fit(train)
+    assert clf.strategy_ == "frozen" and [c["strategy"] for c in clf.advice_["candidates"]] == ["frozen"]
+    assert "needs the minilm encoder, not 'glove-50d'" in clf.advice_["reasons"][1]
+    lone = TextDataset(train.texts[:9], train.labels[:9], TOPICS[:2], "one business text too few")
+    with pytest.raises(DataError, match="class 'entertainment' has 1 example; auto needs at least 2 per class"):
+        TextClassifier("glove-50d", progress=False).fit(lone)
+
+
 def test_cli_train_evaluate_predict_on_texts(bbc, tmp_path, capsys):
     from headstart.cli import main
 
@@ -207,9 +260,13 @@ def test_cli_train_evaluate_predict_on_texts(bbc, tmp_path, capsys):
     train_csv = _write_csv(tmp_path / "train.csv", list(zip(train.texts, train.labels)), ("text", "label"))
     test_csv = _write_csv(tmp_path / "test.csv", list(zip(test.texts, test.labels)), ("text", "label"))
     out = tmp_path / "model"
-    assert main(["--json", "train", str(train_csv), "--backbone", "glove-50d", "--out", str(out)]) == 0
-    trained = json.loads(capsys.readouterr().out)
+    assert main(["train", str(train_csv), "--backbone", "glove-50d", "--out", str(out)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "auto scored: frozen " in printed and "on 40 texts held out by 2-fold cross-fitting" in printed
+    assert "-> kept frozen" in printed
+    trained = json.loads((out / "metrics.json").read_text())
     assert trained["strategy"] == "frozen" and trained["backbone"] == "glove-50d"
+    assert trained["advice"]["chosen"] == "frozen" and trained["advice"]["candidates"][0]["seconds"] > 0
     assert main(["--json", "evaluate", str(out), str(test_csv)]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] >= 0.6
     assert main(["--json", "predict", str(out), "The striker scored twice in the cup final", "--top-k", "2"]) == 0

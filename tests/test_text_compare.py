@@ -70,11 +70,14 @@ def test_compare_refuses_an_image_only_strategy_and_oversized_subsets_for_text(b
 
 def test_compare_command_detects_text(bbc_csv, tmp_path, capsys):
     out = tmp_path / "cli"
-    main(["--json", "compare", str(bbc_csv), "--backbone", "glove-50d", "--strategies", "frozen,knn",
+    main(["--json", "compare", str(bbc_csv), "--backbone", "glove-50d", "--strategies", "frozen,knn,auto",
           "--per-class", "4", "--seeds", "1", "--out", str(out)])
     printed = json.loads(capsys.readouterr().out)
-    assert printed["executed"] == 2 and (out / "report.html").exists()
+    assert printed["executed"] == 3 and (out / "report.html").exists()
     assert any("texts per class" in line for line in printed["summary"])
+    auto = next(run for run in json.loads((out / "results.json").read_text())["runs"] if run["strategy"] == "auto")
+    assert auto["chosen_strategy"] == "frozen"  # word vectors: nothing to fine-tune
+    assert auto["fit_train_images"] == auto["val_images"] == 20  # cross-fitted over the whole subset
 
 
 def test_transformer_embeddings_are_cached_by_text_content(bbc_csv, tmp_path):

@@ -49,7 +49,8 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--strategy", choices=["auto", *STRATEGIES],
                    help="default for images: auto (frozen and multilayer scored on the validation split, and the "
                         "fine-tuning `headstart advise` recommends when a GPU or --epochs/--time-budget allows it; "
-                        "the best kept); for texts: frozen")
+                        "the best kept); for texts: auto (frozen, and full where a GPU, --epochs or at most 400 "
+                        "texts allow it, scored on --val or by cross-fitting over the texts; the better kept)")
     p.add_argument("--freeze", help="partial: stages to freeze, a count (4) or a fraction (0.5)")
     p.add_argument("--head", default="logreg", choices=["logreg", "linear", "mlp"], help="frozen: the head")
     p.add_argument("--epochs", type=int, help="trained strategies: epochs (default: from the data size)")
@@ -142,7 +143,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
 
     out = _out_folder(args.out)
     text = _is_text(args)
-    strategy = "scratch" if args.no_pretrained else args.strategy or ("frozen" if text else "auto")
+    strategy = "scratch" if args.no_pretrained else args.strategy or "auto"
     if text:
         clf = TextClassifier(
             backbone=args.backbone or "minilm", strategy=strategy, head=args.head, epochs=args.epochs, lr=args.lr,
@@ -482,7 +483,7 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--backbone", help="registry name; see `headstart backbones` (default efficientnet_lite0; "
                                       "minilm for text)")
     p.add_argument("--strategies", help="comma-separated (default scratch,frozen,multilayer,partial,full,prototype,knn; "
-                                        "scratch,frozen,prototype,knn,full for text); images also take auto, "
+                                        "scratch,frozen,prototype,knn,full,auto for text); images also take auto, "
                                         "scored beside the strategies it chooses from")
     p.add_argument("--per-class", help="training examples per class, comma-separated (default 5,10,25,50,100,all; "
                                        "4,8,16,64,all for text)")
@@ -586,8 +587,9 @@ def _serve(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _candidate_scores(candidates: Sequence[dict[str, Any]]) -> str:
-    """``frozen 80.0% on the validation split, cross-validated log loss 0.520 (3.1 s); ...``"""
-    return "; ".join(f"{c['strategy']} {c['val_accuracy']:.1%} on the validation split"
+    """``frozen 80.0% on the validation split, cross-validated log loss 0.520 (3.1 s); ...`` (texts name what they
+    were scored on)."""
+    return "; ".join(f"{c['strategy']} {c['val_accuracy']:.1%} on {c.get('scored_on', 'the validation split')}"
                      + (f", cross-validated log loss {c['cv_log_loss']:.3f}" if c.get("cv_log_loss") is not None
                         else "") + f" ({c['seconds']:.1f} s)" for c in candidates)
 

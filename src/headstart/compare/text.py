@@ -24,7 +24,7 @@ from .summary import summarize_runs
 
 __all__ = ["DEFAULT_TEXT_SIZES", "DEFAULT_TEXT_STRATEGIES", "compare_text"]
 
-DEFAULT_TEXT_STRATEGIES = ("scratch", "frozen", "prototype", "knn", "full")
+DEFAULT_TEXT_STRATEGIES = ("scratch", "frozen", "prototype", "knn", "full", "auto")
 DEFAULT_TEXT_SIZES = (4, 8, 16, 64, "all")
 TEXT_EMBEDDING_STRATEGIES = ("frozen", "prototype", "knn")
 SPLIT_SEED = 0
@@ -116,17 +116,19 @@ def compare_text(data: str | Path, *, backbone: str = "minilm",
 
 def _run(strategy: str, subset: LabelledTexts, test: LabelledTexts, *, backbone: str, seed: int,
          epochs: int | None, caches: Path) -> dict[str, Any]:
-    """Fit one text classifier on the whole ``subset`` and score it on ``test``.
+    """Fit one text classifier on the whole ``subset`` and score it on ``test``; ``auto`` as ``headstart train``
+    runs it (cross-fitting over the subset, the grid's ``epochs`` not passed), recording the strategy it kept.
 
     ``fit`` embeds with an emptied cache, so its time counts every embedding of the subset; the test set's
     embeddings, the same for every run, come from a second cache."""
     from ..text.classifier import TextClassifier
 
     EmbeddingCache(caches / "fit").clear()
-    clf = TextClassifier(backbone, strategy, epochs=epochs, seed=seed, cache=caches / "fit", progress=False)
+    clf = TextClassifier(backbone, strategy, epochs=None if strategy == "auto" else epochs, seed=seed,
+                         cache=caches / "fit", progress=False)
     with PeakMemory() as memory:
         started = time.perf_counter()
-        val = validation_subset(subset, trained=strategy == "full")
+        val = None if strategy == "auto" else validation_subset(subset, trained=strategy == "full")
         clf.fit(subset.dataset, val=None if val is None else val.dataset)
         seconds = time.perf_counter() - started
     clf.cache = caches / "test"
@@ -139,7 +141,8 @@ def _run(strategy: str, subset: LabelledTexts, test: LabelledTexts, *, backbone:
                       per_second=len(subset) * (epochs_run or 1) / max(training["seconds"], 1e-9),
                       epochs_run=epochs_run, trainable_parameters=training["trainable_parameters"], memory=memory,
                       counts=counts, subset_key="\n".join(subset.dataset.texts), image_size=None,
-                      truncated_texts=training.get("truncated_texts", 0))
+                      truncated_texts=training.get("truncated_texts", 0),
+                      **({"chosen_strategy": clf.strategy_} if strategy == "auto" else {}))
 
 
 def _fingerprint(*paths: str | Path) -> dict[str, Any]:

@@ -3,9 +3,11 @@
     clf = TextClassifier(backbone="minilm", strategy="frozen").fit("reviews.csv")
     clf.predict(["great phone"]); clf.evaluate("test.csv"); clf.save("model.pt")
 
-Strategies: ``frozen`` (embed once with a fixed encoder, fit a ``logreg``/``linear``/``mlp`` head), ``prototype``
-and ``knn`` (no training), ``full`` (fine-tune the bundled MiniLM end to end) and ``scratch`` (TF-IDF and
-logistic regression, no pretrained weights). A saved bundle holds plain types and tensors only.
+Strategies: ``auto`` (the default: ``frozen`` and, where affordable, ``full``, scored on the same held-out texts,
+the better kept; see :mod:`headstart.text.auto`), ``frozen`` (embed once with a fixed encoder, fit a
+``logreg``/``linear``/``mlp`` head), ``prototype`` and ``knn`` (no training), ``full`` (fine-tune the bundled MiniLM
+end to end) and ``scratch`` (TF-IDF and logistic regression, no pretrained weights). A saved bundle holds plain types
+and tensors only.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from torch import nn
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -32,14 +35,18 @@ from headstart.errors import BundleError, ConfigError, DataError
 from headstart.evaluation import summarize
 from headstart.features.cache import open_cache
 from headstart.heads import HEAD_KINDS, build_head, fit_head
+from headstart.text import auto
 from headstart.text.baselines import tfidf_logreg
 from headstart.validation import FRACTION, POSITIVE, POSITIVE_INT, SEED, validate
 from headstart.text.encoders import BUNDLED_ENCODERS, VECTOR_PREFIXES, SentenceTransformerEncoder, TextEncoder, \
     load_text_encoder
 
+if TYPE_CHECKING:
+    from headstart.text.finetune import MiniLMClassifier
+
 __all__ = ["TEXT_STRATEGIES", "TextClassifier", "TextData"]
 
-TEXT_STRATEGIES = ("frozen", "prototype", "knn", "full", "scratch")
+TEXT_STRATEGIES = ("auto", "frozen", "prototype", "knn", "full", "scratch")
 TextData = str | Path | TextDataset
 _TFIDF_SETTINGS = ("analyzer", "lowercase", "ngram_range", "norm", "smooth_idf", "strip_accents", "sublinear_tf",
                    "token_pattern", "use_idf")
@@ -51,26 +58,29 @@ class TextClassifier:
 
     Args:
         backbone: a text encoder for ``load_text_encoder`` (``minilm``, ``glove-50d``, a word-vectors file or a
-            sentence-transformers folder), or an already loaded :class:`TextEncoder`. ``full`` needs ``minilm``;
-            ``scratch`` uses none.
-        strategy: ``frozen``, ``prototype``, ``knn``, ``full`` or ``scratch``.
-        head: for ``frozen``: ``logreg``, ``linear`` or ``mlp``.
+            sentence-transformers folder), or an already loaded :class:`TextEncoder`. ``full`` needs ``minilm``
+            (``auto`` fine-tunes only with it); ``scratch`` uses none.
+        strategy: ``auto`` (the default: ``frozen``, and ``full`` on a GPU, with ``epochs`` given or up to
+            ``FINE_TUNE_MAX_TEXTS`` training texts, each scored on the ``val`` data or else by cross-fitting over
+            the training texts, the better kept and fitted on every training text; the scores in ``advice_``),
+            ``frozen``, ``prototype``, ``knn``, ``full`` or ``scratch``.
+        head: for ``frozen`` (and ``auto``'s frozen candidate): ``logreg``, ``linear`` or ``mlp``.
         epochs: for ``full`` (default 5), at most: training stops once the validation loss has not improved for
-            two epochs, and keeps the epoch with the best validation accuracy.
+            two epochs, and keeps the epoch with the best validation accuracy; ``auto`` runs them all.
         lr: for ``full`` (default 3e-5).
         batch_size: texts per training step for ``full`` (default 16), else per embedding batch (default 64).
         max_length: tokens kept per text by transformer encoders (default: the encoder's, 256 for MiniLM; 128 for
             ``full``); longer texts are cut and counted.
         text_column, label_column, encoding: how files of labelled texts are read.
-        val_fraction: validation share when ``fit`` gets no ``val`` data.
-        use_class_weights: weight the loss by inverse class frequency (``frozen``, ``full``, ``scratch``).
+        val_fraction: validation share when ``fit`` gets no ``val`` data (``auto`` cross-fits instead).
+        use_class_weights: weight the loss by inverse class frequency (``auto``, ``frozen``, ``full``, ``scratch``).
         seed: seeds the split, the head and fine-tuning.
         cache: where transformer embeddings are cached by text content: a folder, ``True`` for the default
             (``headstart cache info``), ``False`` for none.
         progress: show progress bars while embedding.
     """
 
-    def __init__(self, backbone: str | TextEncoder = "minilm", strategy: str = "frozen", *, head: str = "logreg",
+    def __init__(self, backbone: str | TextEncoder = "minilm", strategy: str = "auto", *, head: str = "logreg",
                  epochs: int | None = None, lr: float | None = None, batch_size: int | None = None,
                  max_length: int | None = None, text_column: str = "text", label_column: str = "label",
                  encoding: str = "utf-8", val_fraction: float = 0.2, use_class_weights: bool = False, seed: int = 0,
@@ -102,30 +112,38 @@ class TextClassifier:
         if len(self.classes_) < 2:
             raise DataError(f"all {len(dataset)} examples have the label '{dataset.labels[0]}'; a classifier needs "
                             "two or more classes", path=dataset.source, fix="add examples of other classes")
-        if val is None:
-            train, val_set = _split(dataset, self.val_fraction, self.seed)
-        else:
+        if val is not None:
             train, val_set = dataset, self._load(val, min_classes=1)
-        y, val_y = _label_ids(train, self.classes_), _label_ids(val_set, self.classes_)
+        elif self.strategy == "auto":  # learns from every text, scored by cross-fitting
+            train, val_set = dataset, None
+        else:
+            train, val_set = _split(dataset, self.val_fraction, self.seed)
+        y = _label_ids(train, self.classes_)
+        val_y = None if val_set is None else _label_ids(val_set, self.classes_)
         self.train_digests_ = training_digests(dataset)
         self.data_warnings_ = duplicate_warnings(dataset) + ([] if val is None else list(filter(None, [
             leakage_warning(self.train_digests_, val_set, role="validation")])))
         started = time.perf_counter()
-        if self.strategy == "scratch":
+        self.strategy_, self.advice_ = self.strategy, None
+        if self.strategy == "auto":
+            details = self._fit_auto(train.texts, y, val_set, val_y)
+        elif self.strategy == "scratch":
             details = self._fit_tfidf(train.texts, y)
         elif self.strategy == "full":
             details = self._fit_full(train.texts, y, val_set.texts, val_y)
         else:
-            details = self._fit_on_embeddings(train.texts, y)
-        self.strategy_ = self.strategy
-        val_probabilities, val_notes = self._predict(val_set.texts)
-        for key, count in val_notes.items():  # texts cut or without a known word, training and validation
-            details[key] = details.get(key, 0) + count
+            self.encoder_ = self._encoder()
+            details = self._fit_on_embeddings(self._encode(train.texts), y)
+        if val_set is not None:
+            val_probabilities, val_notes = self._predict(val_set.texts)
+            for key, count in val_notes.items():  # texts cut or without a known word, training and validation
+                details[key] = details.get(key, 0) + count
+            details["val_accuracy"] = float(np.mean(val_probabilities.argmax(1) == val_y))
         self.report_ = dataset.report
-        self.val_accuracy_ = float(np.mean(val_probabilities.argmax(1) == val_y))
-        self.training_ = {**details, "train_texts": len(train), "val_texts": len(val_set),
-                          "val_accuracy": self.val_accuracy_, "seconds": time.perf_counter() - started,
-                          "data": asdict(dataset.report)}
+        self.val_accuracy_ = details["val_accuracy"]
+        self.training_ = {**details, "train_texts": len(train),
+                          "val_texts": len(train if val_set is None else val_set),
+                          "seconds": time.perf_counter() - started, "data": asdict(dataset.report)}
         return self
 
     _parameter_constraints = {"epochs": [POSITIVE_INT, None], "lr": [POSITIVE, None], "batch_size": [POSITIVE_INT, None],
@@ -136,7 +154,7 @@ class TextClassifier:
         if self.strategy not in TEXT_STRATEGIES:
             raise ConfigError(f"unknown text strategy {self.strategy!r}",
                               fix=f"choose one of {', '.join(TEXT_STRATEGIES)}")
-        if self.strategy == "frozen" and self.head not in HEAD_KINDS:
+        if self.strategy in ("frozen", "auto") and self.head not in HEAD_KINDS:
             if self.head in ("prototype", "knn"):
                 raise ConfigError(f"{self.head!r} is a strategy of its own, not a head",
                                   fix=f"pass strategy={self.head!r} (--strategy {self.head})")
@@ -164,14 +182,78 @@ class TextClassifier:
         return load_text_dataset(data, text_column=self.text_column, label_column=self.label_column,
                                  encoding=self.encoding, min_classes=min_classes)
 
-    def _fit_on_embeddings(self, texts: list[str], y: np.ndarray) -> dict[str, Any]:
-        kind = self.strategy if self.strategy in ("prototype", "knn") else self.head
+    def _fit_auto(self, texts: list[str], y: np.ndarray, val_set: TextDataset | None,
+                  val_y: np.ndarray | None) -> dict[str, Any]:
+        """``auto``: the frozen encoder with the head, and MiniLM fine-tuned end to end where affordable, scored on
+        the same held-out texts (``val_set``, else cross-fitted folds of ``texts``: :mod:`headstart.text.auto`);
+        the better is kept, fitted on every training text. Each candidate's scores and seconds go into
+        ``advice_``; returns the kept candidate's training details."""
+        from headstart.text.finetune import predict_proba
+
+        splits = None if val_set is not None else auto.folds(y, self.seed)
+        if val_set is None and splits is None:
+            name = self.classes_[int(np.bincount(y).argmin())]
+            raise DataError(f"class {name!r} has 1 example; auto needs at least {auto.FOLDS} per class to score its "
+                            "candidates on texts they did not learn from",
+                            fix="add examples of that class, or pass separate validation data (--val)")
+        scored_on = f"{len(val_set)} validation texts" if splits is None else \
+            f"{len(texts)} texts held out by {auto.FOLDS}-fold cross-fitting"
+
+        def scored(name: str, fit_predict: auto.FitPredict, started: float, **extra: Any) -> dict[str, Any]:
+            if splits is None:
+                probabilities, truth = fit_predict(np.arange(len(texts)), None), val_y
+            else:
+                probabilities, truth = auto.cross_fit(fit_predict, splits, len(texts), len(self.classes_)), y
+            return {"strategy": name, **auto.evidence(probabilities, truth), **extra, "scored_on": scored_on,
+                    "seconds": time.perf_counter() - started}
+
+        started = time.perf_counter()
         self.encoder_ = self._encoder()
         features = self._encode(texts)
-        notes = _encoder_notes(self.encoder_)
+        held_features = None if val_set is None else self._encode(val_set.texts)
+        frozen = self._fit_on_embeddings(features, y)  # the model kept unless fine-tuning scores higher
+        candidates = [scored("frozen", lambda learn, held: _probabilities(
+            self._head(features[learn], y[learn])[0], held_features if held is None else features[held]),
+            started, cv_log_loss=frozen.get("cv_log_loss"))]
+        reasons = [f"Candidates scored on {scored_on}."]
+        tuned: list[tuple[MiniLMClassifier, dict[str, Any]]] = []
+        if self._backbone_name() != "minilm":
+            reasons.append(f"Full fine-tuning needs the minilm encoder, not {self._backbone_name()!r}: "
+                           "frozen only.")
+        elif not auto.can_fine_tune(len(texts), gpu=torch.cuda.is_available(), epochs_given=self.epochs is not None):
+            reasons.append(f"Full fine-tuning skipped: {len(texts)} training texts are more than "
+                           f"{auto.FINE_TUNE_MAX_TEXTS} to fine-tune on a CPU (pass --epochs, or use a GPU, to add it).")
+        else:
+            def fine_tuned(learn: np.ndarray, held: np.ndarray | None) -> np.ndarray:
+                tuned[:] = [self._fine_tune([texts[i] for i in learn], y[learn])]
+                return predict_proba(tuned[0][0], val_set.texts if held is None else [texts[i] for i in held],
+                                     batch_size=self.batch_size or 64)
+
+            candidates.append(scored("full", fine_tuned, time.perf_counter()))
+        best = auto.better(candidates)
+        self.advice_ = {"candidates": candidates, "chosen": candidates[best]["strategy"], "reasons": reasons}
+        self.strategy_ = candidates[best]["strategy"]
+        if best == 0:
+            return {**frozen, "val_accuracy": candidates[0]["val_accuracy"]}
+        model, details = self._fine_tune(texts, y) if splits is not None else tuned[0]
+        self._keep_fine_tuned(model)
+        return {**details, "val_accuracy": candidates[1]["val_accuracy"]}
+
+    @property
+    def _head_kind(self) -> str:
+        return self.strategy if self.strategy in ("prototype", "knn") else self.head
+
+    def _head(self, features: np.ndarray, y: np.ndarray) -> tuple[nn.Module, dict[str, Any]]:
+        """The head fitted on ``features`` (in evaluation mode) and what its fit chose."""
         weights = _class_weights(y, len(self.classes_)) if self.use_class_weights else None
-        head, info = fit_head(kind, features, y, len(self.classes_), class_weight=weights, seed=self.seed)
-        self.model_, self.head_ = head.eval(), kind
+        head, info = fit_head(self._head_kind, features, y, len(self.classes_), class_weight=weights, seed=self.seed)
+        return head.eval(), info
+
+    def _fit_on_embeddings(self, features: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+        """Fit and keep the head on ``features``, embedded by ``encoder_``; returns its training details."""
+        head, info = self._head(features, y)
+        kind, notes = self._head_kind, _encoder_notes(self.encoder_)
+        self.model_, self.head_ = head, kind
         self.head_options_ = {"num_references": len(features), "k": info["k"]} if kind == "knn" else {}
         encoder = self.encoder_
         self.backbone_ = {"name": encoder.name, "fingerprint": encoder.fingerprint,
@@ -197,19 +279,29 @@ class TextClassifier:
     def _fit_full(self, texts: list[str], y: np.ndarray, val_texts: list[str],
                   val_y: np.ndarray) -> dict[str, Any]:
         """Fine-tune MiniLM, stopping early on the validation texts and keeping the epoch that scores best there."""
+        model, details = self._fine_tune(texts, y, val_texts, val_y)
+        self._keep_fine_tuned(model)
+        return details
+
+    def _fine_tune(self, texts: list[str], y: np.ndarray, val_texts: list[str] | None = None,
+                   val_y: np.ndarray | None = None) -> tuple[MiniLMClassifier, dict[str, Any]]:
+        """MiniLM fine-tuned on ``texts`` (with validation texts: early stopping and the best epoch; without, every
+        epoch) and its training details."""
         from headstart.text.finetune import fine_tune_minilm
 
         settings = {name: getattr(self, name) or default for name, default in _FULL_DEFAULTS.items()}
         weights = _class_weights(y, len(self.classes_)).tolist() if self.use_class_weights else None
-        self.model_, _ = fine_tune_minilm(texts, [self.classes_[i] for i in y], seed=self.seed,
-                                          classes=self.classes_, class_weight=weights, val_texts=val_texts,
-                                          val_labels=[self.classes_[i] for i in val_y], progress=self.progress,
-                                          **settings)
-        self.encoder_, self.head_, self.head_options_ = None, "linear", {}
-        self.backbone_ = {"name": "minilm", "fingerprint": None, "max_length": settings["max_length"]}
-        return {**settings, "losses": list(self.model_.losses), "epochs_run": len(self.model_.losses),
-                "truncated_texts": self.model_.count_truncated(texts),
-                "trainable_parameters": sum(p.numel() for p in self.model_.parameters() if p.requires_grad)}
+        model, _ = fine_tune_minilm(texts, [self.classes_[i] for i in y], seed=self.seed, classes=self.classes_,
+                                    class_weight=weights, val_texts=val_texts,
+                                    val_labels=None if val_y is None else [self.classes_[i] for i in val_y],
+                                    progress=self.progress, **settings)
+        return model, {**settings, "losses": list(model.losses), "epochs_run": len(model.losses),
+                       "truncated_texts": model.count_truncated(texts),
+                       "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+
+    def _keep_fine_tuned(self, model: MiniLMClassifier) -> None:
+        self.model_, self.encoder_, self.head_, self.head_options_ = model, None, "linear", {}
+        self.backbone_ = {"name": "minilm", "fingerprint": None, "max_length": model.max_length}
 
     def _fit_tfidf(self, texts: list[str], y: np.ndarray) -> dict[str, Any]:
         pipeline = tfidf_logreg()
@@ -292,6 +384,7 @@ class TextClassifier:
             "head": {"kind": self.head_, "options": self.head_options_},
             "columns": {"text": self.text_column, "label": self.label_column, "encoding": self.encoding},
             "training": self.training_,
+            "advice": self.advice_,
             "train_digests": self.train_digests_,
         }
         if self.strategy_ == "scratch":
@@ -322,6 +415,7 @@ class TextClassifier:
         clf.head_, clf.head_options_, clf.training_ = head["kind"], head["options"], document["training"]
         clf.val_accuracy_, clf.report_ = clf.training_["val_accuracy"], LoadReport(**clf.training_["data"])
         clf.train_digests_, clf.data_warnings_ = document.get("train_digests", []), []
+        clf.advice_ = document.get("advice")
         clf.encoder_ = None
         if clf.strategy_ == "scratch":
             clf.model_ = _import_tfidf(document)
@@ -389,6 +483,11 @@ def _class_weights(y: np.ndarray, num_classes: int) -> np.ndarray:
     """Inverse-frequency weights (``n / (k * count)``), 1.0 on balanced data."""
     counts = np.maximum(np.bincount(y, minlength=num_classes), 1).astype(np.float64)
     return counts.sum() / (num_classes * counts)
+
+
+def _probabilities(head: nn.Module, features: np.ndarray) -> np.ndarray:
+    with torch.inference_mode():
+        return head(torch.from_numpy(features)).softmax(1).numpy()
 
 
 def _encoder_notes(encoder: TextEncoder) -> dict[str, int]:

@@ -19,7 +19,8 @@ import re
 import socket
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from headstart.errors import BackboneError, DataError
 from headstart.features.cache import EmbeddingCache, describe_key
 
 __all__ = ["BUNDLED_ENCODERS", "SentenceTransformerEncoder", "TextEncoder", "VECTOR_PREFIXES", "WordVectorEncoder",
-           "list_text_encoders", "load_text_encoder"]
+           "list_text_encoders", "load_text_encoder", "quiet_loading"]
 
 _TOKEN = re.compile(r"\w+")
 VECTOR_PREFIXES = ("word2vec", "glove", "fasttext")
@@ -243,22 +244,31 @@ def _load_bundled_glove(folder: Path) -> WordVectorEncoder:
     return WordVectorEncoder("glove-50d", words, vectors, label="glove-50d")
 
 
-def _load_sentence_transformer(name: str, source: Path | str, device: str | None, *, label: str,
-                               local_only: bool = True) -> SentenceTransformerEncoder:
-    from sentence_transformers import SentenceTransformer
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Hide transformers' "Loading weights" bar, printed on every load, which is not headstart's output."""
     from transformers.utils import logging as transformers_logging
 
     shown = transformers_logging.is_progress_bar_enabled()
-    transformers_logging.disable_progress_bar()  # its "Loading weights" bar on every load is not headstart's output
+    transformers_logging.disable_progress_bar()
     try:
-        model = SentenceTransformer(str(source), device=device, local_files_only=local_only)
+        yield
+    finally:
+        if shown:
+            transformers_logging.enable_progress_bar()
+
+
+def _load_sentence_transformer(name: str, source: Path | str, device: str | None, *, label: str,
+                               local_only: bool = True) -> SentenceTransformerEncoder:
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        with quiet_loading():
+            model = SentenceTransformer(str(source), device=device, local_files_only=local_only)
     except Exception as error:  # sentence-transformers raises OSError, ValueError, KeyError, ... for bad folders
         raise BackboneError(f"could not load a sentence-transformers model: {error}",
                             path=source if isinstance(source, Path) else None,
                             fix="point at a folder saved with SentenceTransformer.save(), or " + _OPTIONS) from error
-    finally:
-        if shown:
-            transformers_logging.enable_progress_bar()
     return SentenceTransformerEncoder(name, model, label)
 
 

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
 from headstart.errors import ConfigError, DataError
-from headstart.text.encoders import BUNDLED_ENCODERS
+from headstart.text.encoders import BUNDLED_ENCODERS, quiet_loading
 
 __all__ = ["MiniLMClassifier", "fine_tune_minilm", "minilm_classifier", "predict_proba"]
 
@@ -70,8 +70,9 @@ def minilm_classifier(classes: Sequence[str], *, max_length: int = 128, pretrain
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     folder = str(BUNDLED_ENCODERS["minilm"].require("minilm"))
-    body = AutoModel.from_pretrained(folder, local_files_only=True) if pretrained else \
-        AutoModel.from_config(AutoConfig.from_pretrained(folder, local_files_only=True))
+    with quiet_loading():
+        body = AutoModel.from_pretrained(folder, local_files_only=True) if pretrained else \
+            AutoModel.from_config(AutoConfig.from_pretrained(folder, local_files_only=True))
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     return MiniLMClassifier(body, tokenizer, list(classes), max_length).to(
         device or ("cuda" if torch.cuda.is_available() else "cpu"))
