@@ -175,7 +175,7 @@ def test_bad_settings_and_data_get_clear_errors(tmp_path):
         scratch.fit(TextDataset([], [], [], "empty"))
     with pytest.raises(DataError, match="a classifier needs two or more classes"):
         scratch.fit(TextDataset(["a", "b"], ["x", "x"], ["x"], "one class"))
-    with pytest.raises(DataError, match="class 'neg' has 1 example"):
+    with pytest.raises(DataError, match="class 'neg' has 1 text; a train/validation split needs at least 2 per class"):
         scratch.fit(TextDataset(["a", "b", "c"], ["pos", "neg", "pos"], ["neg", "pos"], "tiny"))
     with pytest.raises(DataError, match="not a int"):
         scratch.fit(123)

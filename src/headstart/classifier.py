@@ -91,6 +91,8 @@ class ImageClassifier(Classifier):
                               "devices": [POSITIVE_INT], "num_nodes": [POSITIVE_INT],
                               "distributed": [Options(dist.DISTRIBUTED)], "logger": [Options(LOGGERS), None]}
 
+    _fitted_attribute = "net_"
+
     def __init__(self, backbone: str = "efficientnet_lite0", strategy: str = "auto", *,
                  freeze: float | int | str | None = None, head: str = "logreg", epochs: int | None = None,
                  time_budget: float | None = None, lr: float = 1e-3, batch_size: int = 32,

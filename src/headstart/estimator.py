@@ -17,6 +17,7 @@ class Classifier(ABC):
     """The base of :class:`~headstart.ImageClassifier` and :class:`~headstart.TextClassifier`."""
 
     classes_: list[str]
+    _fitted_attribute = "classes_"  # an attribute only a fitted (or loaded) classifier has
 
     @abstractmethod
     def predict_proba(self, inputs: Any) -> np.ndarray:
@@ -42,10 +43,10 @@ class Classifier(ABC):
         return self.evaluate(data)["accuracy"]
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "classes_"):
+        if not hasattr(self, self._fitted_attribute):
             raise ConfigError("this classifier is not fitted yet.", fix="Call fit(data), or headstart.load(path).")
 
     def _check_head(self, strategy: str, head: str) -> None:
-        """``prototype`` and ``knn`` are strategies, not heads of the ``frozen`` strategy."""
-        if strategy == "frozen" and head in NEIGHBOUR_STRATEGIES:
+        """``prototype`` and ``knn`` are strategies, not heads for ``frozen`` (or ``auto``'s frozen candidate)."""
+        if strategy in ("frozen", "auto") and head in NEIGHBOUR_STRATEGIES:
             raise ConfigError(f"{head!r} is a strategy of its own, not a head.", fix=f"Pass --strategy {head}.")

@@ -13,7 +13,6 @@ and tensors only.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -24,17 +23,19 @@ import torch
 from torch import nn
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from headstart import __version__
 from headstart.bundle import save_bundle
 from headstart.data.duplicates import duplicate_warnings, leakage_warning, training_digests
+from headstart.data.labelled import inverse_frequency_weights, split_indices
 from headstart.data.text import LoadReport, TextDataset, load_text_dataset
 from headstart.errors import BundleError, ConfigError, DataError
+from headstart.estimator import Classifier
 from headstart.evaluation import summarize
 from headstart.features.cache import open_cache
 from headstart.heads import HEAD_KINDS, build_head, fit_head
+from headstart.strategies import NEIGHBOUR_STRATEGIES
 from headstart.text import auto
 from headstart.text.baselines import tfidf_logreg
 from headstart.validation import FRACTION, POSITIVE, POSITIVE_INT, SEED, validate
@@ -53,7 +54,7 @@ _TFIDF_SETTINGS = ("analyzer", "lowercase", "ngram_range", "norm", "smooth_idf",
 _FULL_DEFAULTS = {"epochs": 5, "lr": 3e-5, "batch_size": 16, "max_length": 128}
 
 
-class TextClassifier:
+class TextClassifier(Classifier):
     """A transfer-learned text classifier.
 
     Args:
@@ -79,6 +80,8 @@ class TextClassifier:
             (``headstart cache info``), ``False`` for none.
         progress: show progress bars while embedding.
     """
+
+    _fitted_attribute = "model_"
 
     def __init__(self, backbone: str | TextEncoder = "minilm", strategy: str = "auto", *, head: str = "logreg",
                  epochs: int | None = None, lr: float | None = None, batch_size: int | None = None,
@@ -154,10 +157,8 @@ class TextClassifier:
         if self.strategy not in TEXT_STRATEGIES:
             raise ConfigError(f"unknown text strategy {self.strategy!r}",
                               fix=f"choose one of {', '.join(TEXT_STRATEGIES)}")
+        self._check_head(self.strategy, self.head)
         if self.strategy in ("frozen", "auto") and self.head not in HEAD_KINDS:
-            if self.head in ("prototype", "knn"):
-                raise ConfigError(f"{self.head!r} is a strategy of its own, not a head",
-                                  fix=f"pass strategy={self.head!r} (--strategy {self.head})")
             raise ConfigError(f"unknown head {self.head!r}", fix=f"choose one of {', '.join(HEAD_KINDS)}")
         if self.strategy == "full" and self._backbone_name() != "minilm":
             raise ConfigError(f"full fine-tuning works with the bundled minilm encoder only, not "
@@ -241,11 +242,11 @@ class TextClassifier:
 
     @property
     def _head_kind(self) -> str:
-        return self.strategy if self.strategy in ("prototype", "knn") else self.head
+        return self.strategy if self.strategy in NEIGHBOUR_STRATEGIES else self.head
 
     def _head(self, features: np.ndarray, y: np.ndarray) -> tuple[nn.Module, dict[str, Any]]:
         """The head fitted on ``features`` (in evaluation mode) and what its fit chose."""
-        weights = _class_weights(y, len(self.classes_)) if self.use_class_weights else None
+        weights = inverse_frequency_weights(y, len(self.classes_)) if self.use_class_weights else None
         head, info = fit_head(self._head_kind, features, y, len(self.classes_), class_weight=weights, seed=self.seed)
         return head.eval(), info
 
@@ -290,7 +291,7 @@ class TextClassifier:
         from headstart.text.finetune import fine_tune_minilm
 
         settings = {name: getattr(self, name) or default for name, default in _FULL_DEFAULTS.items()}
-        weights = _class_weights(y, len(self.classes_)).tolist() if self.use_class_weights else None
+        weights = inverse_frequency_weights(y, len(self.classes_)).tolist() if self.use_class_weights else None
         model, _ = fine_tune_minilm(texts, [self.classes_[i] for i in y], seed=self.seed, classes=self.classes_,
                                     class_weight=weights, val_texts=val_texts,
                                     val_labels=None if val_y is None else [self.classes_[i] for i in val_y],
@@ -314,11 +315,6 @@ class TextClassifier:
                 "trainable_parameters": int(logreg.coef_.size + logreg.intercept_.size)}
 
     # -------------------------------------------------------------- predicting
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise ConfigError("this classifier is not fitted yet",
-                              fix="call fit(data), or load a saved one with headstart.load(path)")
-
     def _predict(self, texts: list[str]) -> tuple[np.ndarray, dict[str, int]]:
         """Probabilities ``(n, len(classes_))`` and counts of texts cut or without a known word."""
         notes = {"truncated_texts": 0, "texts_without_known_words": 0}
@@ -344,17 +340,6 @@ class TextClassifier:
         self._check_fitted()
         return self._predict(_as_texts(texts))[0]
 
-    def predict(self, texts: Sequence[str] | TextDataset) -> list[str]:
-        """The most probable class name for each text."""
-        return [self.classes_[i] for i in self.predict_proba(texts).argmax(1)]
-
-    def predict_top_k(self, texts: Sequence[str] | TextDataset, k: int = 3) -> list[list[tuple[str, float]]]:
-        """The ``k`` most probable classes with their probabilities, per text."""
-        validate({"k": k}, {"k": [POSITIVE_INT]}, flags={"k": "--top-k"})
-        probabilities = self.predict_proba(texts)
-        k = min(k, len(self.classes_))
-        return [[(self.classes_[i], float(row[i])) for i in np.argsort(-row)[:k]] for row in probabilities]
-
     def evaluate(self, data: TextData) -> dict[str, Any]:
         """Accuracy, macro-F1, per-class metrics and the confusion matrix on labelled texts, plus ``data`` (rows
         read, kept and skipped), ``truncated_texts`` and ``texts_without_known_words``."""
@@ -366,10 +351,6 @@ class TextClassifier:
         return {**report, **notes, "data": {**asdict(dataset.report), "kept": dataset.report.kept,
                                             "summary": dataset.report.summary()},
                 "warnings": list(filter(None, [leakage_warning(self.train_digests_, dataset, role="evaluation")]))}
-
-    def score(self, data: TextData) -> float:
-        """Accuracy on labelled texts (scikit-learn's ``score``)."""
-        return self.evaluate(data)["accuracy"]
 
     # ------------------------------------------------------------- persisting
     def save(self, path: str | Path) -> Path:
@@ -448,20 +429,8 @@ def _portable(name: str) -> str:
 
 def _split(data: TextDataset, fraction: float, seed: int) -> tuple[TextDataset, TextDataset]:
     """A seeded, stratified train/validation split with every class on both sides."""
-    if not 0.0 < fraction < 1.0:
-        raise DataError(f"the validation fraction must be between 0 and 1, got {fraction}",
-                        fix="pass val_fraction=0.2 (--val-fraction), or separate validation data (--val)")
-    counts = Counter(data.labels)
-    name, count = min(counts.items(), key=lambda item: item[1])
-    if count < 2:
-        raise DataError(f"class {name!r} has {count} example; a train/validation split needs at least 2 per class",
-                        path=data.source, fix="add examples of that class, or pass separate validation data (--val)")
-    n_val = max(len(counts), round(fraction * len(data)))
-    if n_val >= len(data):
-        raise DataError(f"{len(data)} examples are too few to hold out {n_val} for validation", path=data.source,
-                        fix="add examples, or pass separate validation data (--val)")
-    train, val = train_test_split(np.arange(len(data)), test_size=n_val, random_state=seed, stratify=data.labels)
-    return _subset(data, sorted(train)), _subset(data, sorted(val))
+    train, val = split_indices(data.labels, fraction, seed, source=data.source, noun="text")
+    return _subset(data, train), _subset(data, val)
 
 
 def _subset(data: TextDataset, indices: Sequence[int]) -> TextDataset:
@@ -477,12 +446,6 @@ def _label_ids(data: TextDataset, classes: list[str]) -> np.ndarray:
                         path=data.source, fix=f"the model knows {', '.join(classes)}; drop or relabel those rows, "
                                               "or retrain with them")
     return np.array([index[label] for label in data.labels], dtype=np.int64)
-
-
-def _class_weights(y: np.ndarray, num_classes: int) -> np.ndarray:
-    """Inverse-frequency weights (``n / (k * count)``), 1.0 on balanced data."""
-    counts = np.maximum(np.bincount(y, minlength=num_classes), 1).astype(np.float64)
-    return counts.sum() / (num_classes * counts)
 
 
 def _probabilities(head: nn.Module, features: np.ndarray) -> np.ndarray:
