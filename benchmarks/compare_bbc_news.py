@@ -56,7 +56,7 @@ NOTES = [
     "(above about 1, other work shared the cores and the time is an upper bound); MiniLM cost grows with "
     "max_seq_length (256 by default; most BBC articles are longer, headlines are far shorter).",
     "headstart strategies are fitted as `headstart compare` fits them: `frozen` on the whole subset (LogReg, C by "
-    "cross-validation), `full` on 80 % of it with early stopping on the rest (at most 5 epochs, 128 tokens), `auto` "
+    "cross-validation), `full` on 80 % of it (5 epochs, 128 tokens; early stopping on the other 20 % from 10 texts per class on), `auto` "
     "(the default) on the whole subset: frozen and, up to 400 texts on a CPU, full (5 epochs, no early stopping) "
     "scored on the same 2 cross-fitted folds, the one with the higher held-out accuracy refitted on every text.",
 ]

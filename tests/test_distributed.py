@@ -156,7 +156,25 @@ def test_out_of_range_and_contradicting_placements_are_refused_before_any_work(f
         ImageClassifier(distributed="horovod").fit(fashion_four[0])
     texts = tmp_path / "texts.csv"
     texts.write_text("text,label\n" + "".join(f"match report {i},sport\nshare prices {i},business\n" for i in range(5)))
-    assert main(["train", str(texts), "--devices", "2", "--out", str(tmp_path / "m")]) == 1
-    assert "texts train on one process" in capsys.readouterr().err
+    assert main(["train", str(texts), "--devices", "2", "--out", str(tmp_path / "m")]) == 1  # auto: one process
+    assert "texts run on several processes only to fine-tune" in capsys.readouterr().err
     assert main(["train", str(fashion_four[0]), "--num-nodes", "2", "--out", str(tmp_path / "m")]) == 1
     assert "srun" in capsys.readouterr().err and not (tmp_path / "m").exists()
+
+
+def test_text_fine_tuning_on_two_processes_writes_one_model_as_good_as_one_process(tmp_path):
+    rows = ["text,label"] + [f"the striker scored a late goal in match {i},sport" for i in range(12)] + \
+        [f"the central bank raised interest rates in quarter {i},business" for i in range(12)]
+    (tmp_path / "news.csv").write_text("\n".join(rows) + "\n")
+    env = _env(tmp_path)
+    accuracy = {}
+    for devices in (1, 2):
+        out = tmp_path / f"model-{devices}"
+        trained = json.loads(_headstart("train", str(tmp_path / "news.csv"), "--strategy", "full", "--devices",
+                                        str(devices), "--accelerator", "cpu", "--epochs", "2", "--max-length", "24",
+                                        "--seed", "0", "--out", str(out), env=env).stdout)
+        assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.pt"]
+        assert trained["epochs_run"] == 2 and trained["strategy"] == "full"
+        accuracy[devices] = trained["val_accuracy"]
+    assert accuracy[2] >= accuracy[1] - 0.2 and accuracy[2] > 0.5, accuracy
+    assert sorted(p.name for p in tmp_path.glob("headstart-ckpt-*")) == []

@@ -149,7 +149,8 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
             backbone=args.backbone or "minilm", strategy=strategy, head=args.head, epochs=args.epochs, lr=args.lr,
             batch_size=args.batch_size, max_length=args.max_length, text_column=args.text_column,
             label_column=args.label_column, encoding=args.encoding, val_fraction=args.val_fraction,
-            use_class_weights=args.class_weights, seed=args.seed, cache=not args.no_cache, progress=not args.json)
+            use_class_weights=args.class_weights, seed=args.seed, cache=not args.no_cache, progress=not args.json,
+            accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes)
         unit = "texts"
     else:
         clf = ImageClassifier(
@@ -620,9 +621,11 @@ def _launch(args: argparse.Namespace, argv: Sequence[str]) -> bool:
     from .distributed import _launcher_world, run_ranks
 
     devices, nodes = getattr(args, "devices", 1), getattr(args, "num_nodes", 1)
-    if (devices * nodes > 1 or _launcher_world() > 1) and args.command in ("train", "compare") and _is_text(args):
-        raise ConfigError("texts train on one process; --devices, --num-nodes, torchrun and srun apply to images.",
-                          fix="Run the command on its own, without --devices and --num-nodes.")
+    if (devices * nodes > 1 or _launcher_world() > 1) and args.command in ("train", "compare") and _is_text(args) \
+            and not (args.command == "train" and args.strategy == "full"):
+        raise ConfigError("texts run on several processes only to fine-tune (train --strategy full); --devices, "
+                          "--num-nodes, torchrun and srun otherwise apply to images.",
+                          fix="Pass --strategy full, or run the command without --devices and --num-nodes.")
     if devices * nodes == 1 or _launcher_world() > 1:
         return False
     if nodes > 1:

@@ -82,7 +82,7 @@ def fine_tune_minilm(texts: Sequence[str], labels: Sequence[str], *, epochs: int
                      batch_size: int = 16, seed: int = 0, max_length: int = 128, device: str | None = None,
                      classes: Sequence[str] | None = None, class_weight: Sequence[float] | None = None,
                      val_texts: Sequence[str] | None = None, val_labels: Sequence[str] | None = None,
-                     patience: int = 2, accelerator: str = "auto", devices: int = 1,
+                     patience: int = 2, accelerator: str = "auto", devices: int = 1, num_nodes: int = 1,
                      time_budget: float | None = None, progress: bool = False, logger: str | None = None,
                      log_dir: str | Path | None = None) -> tuple[MiniLMClassifier, list[str]]:
     """Fine-tune MiniLM and a linear head with AdamW and cross-entropy on Lightning's Trainer; returns the model
@@ -112,6 +112,9 @@ def fine_tune_minilm(texts: Sequence[str], labels: Sequence[str], *, epochs: int
     torch.manual_seed(seed)
     model = minilm_classifier(classes, max_length=max_length, device="cuda" if on_gpu(accelerator) else "cpu")
     model.body.get_input_embeddings().requires_grad_(False)
+    # BERT's [CLS] pooler: mean pooling never reads it, and DDP refuses parameters that get no gradient
+    if getattr(model.body, "pooler", None) is not None:
+        model.body.pooler.requires_grad_(False)
     texts = list(texts)
     _init_head_from_prototypes(model, texts, target.to(model.device), batch_size)
     weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32)
@@ -121,7 +124,8 @@ def fine_tune_minilm(texts: Sequence[str], labels: Sequence[str], *, epochs: int
     model.train()
     run_trainer(MiniLMModule(model, lr=lr, class_weight=weight),
                 _loader(texts, target, batch_size, shuffle_seed=seed), val, max_epochs=epochs,
-                accelerator=accelerator, devices=devices, patience=patience, time_budget=time_budget,
+                accelerator=accelerator, devices=devices, num_nodes=num_nodes, patience=patience,
+                time_budget=time_budget,
                 progress=progress, logger=logger, log_dir=log_dir)
     return model.to(device_used).eval(), classes
 

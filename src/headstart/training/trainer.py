@@ -58,7 +58,6 @@ def run_trainer(module: L.LightningModule, train: DataLoader, val: DataLoader | 
     ``tensorboard``, ``mlflow``) writes the curves into ``log_dir``.
     """
     _remove_orphaned_checkpoints()
-    processes = devices * num_nodes
     with quiet_lightning(), tempfile.TemporaryDirectory(prefix=f"{CHECKPOINT_PREFIX}{os.getpid()}-") as checkpoints:
         best = None if val is None else ModelCheckpoint(dirpath=checkpoints, monitor="val_acc", mode="max",
                                                         save_top_k=1, save_weights_only=True)
@@ -66,9 +65,7 @@ def run_trainer(module: L.LightningModule, train: DataLoader, val: DataLoader | 
                                                                                  patience=patience)]
         curves = make_logger(logger, log_dir)
         trainer = L.Trainer(max_epochs=max_epochs, accelerator=accelerator, devices=devices, num_nodes=num_nodes,
-                            strategy=distributed.lightning_strategy(distributed_strategy, processes),
-                            # BatchNorm statistics over every GPU's batch (torch's SyncBatchNorm runs on GPUs only)
-                            sync_batchnorm=processes > 1 and on_gpu(accelerator),
+                            strategy=distributed.lightning_strategy(distributed_strategy, devices * num_nodes),
                             max_time=timedelta(seconds=time_budget) if time_budget else None,
                             precision=precision_for(accelerator), logger=curves,
                             callbacks=callbacks + ([LearningRateMonitor("epoch")] if curves else []),
