@@ -30,6 +30,7 @@ import numpy as np
 
 from headstart.errors import BackboneError, DataError
 from headstart.features.cache import EmbeddingCache, describe_key
+from headstart.progress import progress_bar
 
 __all__ = ["BUNDLED_ENCODERS", "SentenceTransformerEncoder", "TextEncoder", "VECTOR_PREFIXES", "WordVectorEncoder",
            "list_text_encoders", "load_text_encoder", "quiet_loading"]
@@ -109,9 +110,14 @@ class SentenceTransformerEncoder(TextEncoder):
         missing = [i for i, vector in enumerate(found) if vector is None]
         if missing:
             started = time.perf_counter()
-            vectors = self.model.encode([texts[i] for i in missing], batch_size=batch_size,
-                                        show_progress_bar=progress, convert_to_numpy=True, normalize_embeddings=True)
-            vectors = np.asarray(vectors, dtype=np.float32)
+            parts, chunk = [], 8 * batch_size  # sentence-transformers sorts each chunk by length for its batches
+            with progress_bar(len(missing), f"embedding with {self.name}", enabled=progress) as advance:
+                for start in range(0, len(missing), chunk):
+                    part = [texts[i] for i in missing[start:start + chunk]]
+                    parts.append(self.model.encode(part, batch_size=batch_size, show_progress_bar=False,
+                                                   convert_to_numpy=True, normalize_embeddings=True))
+                    advance(len(part))
+            vectors = np.concatenate(parts).astype(np.float32)
             if self.cache is not None:
                 self.cache.register(key, {"text_encoder": self.fingerprint}, dim=vectors.shape[1])
                 self.cache.put_many(key, ((digests[i], row) for i, row in zip(missing, vectors)))
@@ -145,17 +151,17 @@ class WordVectorEncoder(TextEncoder):
         return self.index.get(token.lower()) if found is None else found
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        from tqdm.auto import tqdm
-
         texts = list(texts)
         out = np.zeros((len(texts), self.dim), np.float32)
         oov = 0
-        for row, text in enumerate(tqdm(texts, disable=not progress, desc=f"Embedding ({self.name})")):
-            ids = [i for token in _TOKEN.findall(text) if (i := self._lookup(token)) is not None]
-            if ids:
-                out[row] = self.vectors[ids].mean(axis=0)
-            else:
-                oov += 1
+        with progress_bar(len(texts), f"embedding with {self.name}", enabled=progress) as advance:
+            for row, text in enumerate(texts):
+                ids = [i for token in _TOKEN.findall(text) if (i := self._lookup(token)) is not None]
+                if ids:
+                    out[row] = self.vectors[ids].mean(axis=0)
+                else:
+                    oov += 1
+                advance(1)
         self.oov_count = oov
         return out
 
