@@ -5,6 +5,7 @@ This is the one place headstart decodes an image (training, embedding, predict, 
 
 from __future__ import annotations
 
+import threading
 import warnings
 from pathlib import Path
 from typing import BinaryIO
@@ -37,6 +38,9 @@ class OversizeImageError(ValueError):
     """An image with more pixels than Pillow agrees to decode (its decompression-bomb limit)."""
 
 
+_WARNING_FILTERS = threading.Lock()
+
+
 def load_image(path: str | Path | BinaryIO, in_chans: int = 3, background: str = "white", *,
                min_side: int | None = None) -> Image.Image:
     """Decode ``path`` (a file, or an open binary stream) into an ``L`` (1 channel), ``RGB`` (3) or ``RGBA`` (4)
@@ -47,7 +51,9 @@ def load_image(path: str | Path | BinaryIO, in_chans: int = 3, background: str =
     Raises ``OversizeImageError`` above Pillow's limit (``Image.MAX_IMAGE_PIXELS``, doubled), else the
     PIL/OS error of an unreadable file; callers decide whether to skip or fail.
     """
-    with warnings.catch_warnings():  # large images are decoded reduced here, not reported as Pillow's warning
+    # Large images are decoded reduced here, not reported as Pillow's warning. The warning filters are one global
+    # list that catch_warnings saves and restores: images decoded on several threads take turns at it.
+    with _WARNING_FILTERS, warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             opened = Image.open(path)
