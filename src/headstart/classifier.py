@@ -33,7 +33,7 @@ from .features.layers import block_layout
 from .heads import build_head, fit_head
 from .model import MirrorAveraged, TransferNet
 from .runtime import loader_workers, pick_device
-from .strategies import EMBEDDING_STRATEGIES, NEIGHBOUR_STRATEGIES, Strategy, extraction_stage, resolve_strategy
+from .strategies import EMBEDDING_STRATEGIES, Strategy, extraction_stage, resolve_strategy
 from .loggers import LOGGERS, check_logger
 from .validation import FRACTION, IMAGE_SIZE, NON_NEGATIVE, POSITIVE, POSITIVE_INT, SEED, Options, validate
 
@@ -272,7 +272,7 @@ class ImageClassifier(Classifier):
         """The head fitted on ``train``'s embeddings and scored on ``val``'s (``features``: the two sets'
         embeddings); with ``refit``, then fitted again on both (logistic regression keeping its C and starting
         from the solution so far)."""
-        kind = strategy.name if strategy.name in NEIGHBOUR_STRATEGIES else self.head
+        kind = self._head_kind(strategy.name)
         if strategy.name == "multilayer" and kind != "logreg":
             raise ConfigError(f"the multilayer strategy fits a logreg head on standardised features, not {kind!r}.",
                               fix="Drop --head, or pass --strategy frozen for a linear or mlp head.")

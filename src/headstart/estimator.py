@@ -17,6 +17,7 @@ class Classifier(ABC):
     """The base of :class:`~headstart.ImageClassifier` and :class:`~headstart.TextClassifier`."""
 
     classes_: list[str]
+    head: str
     _fitted_attribute = "classes_"  # an attribute only a fitted (or loaded) classifier has
 
     @abstractmethod
@@ -45,6 +46,11 @@ class Classifier(ABC):
     def _check_fitted(self) -> None:
         if not hasattr(self, self._fitted_attribute):
             raise ConfigError("this classifier is not fitted yet.", fix="Call fit(data), or headstart.load(path).")
+
+    def _head_kind(self, strategy: str) -> str:
+        """What a strategy that reads embeddings fits on them: its own nearness rule (``prototype``, ``knn``), else
+        the ``head`` option."""
+        return strategy if strategy in NEIGHBOUR_STRATEGIES else self.head
 
     def _check_head(self, strategy: str, head: str) -> None:
         """``prototype`` and ``knn`` are strategies, not heads for ``frozen`` (or ``auto``'s frozen candidate)."""

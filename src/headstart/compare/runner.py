@@ -12,8 +12,7 @@ from ..backbones import load_backbone
 from ..backbones.registry import resolve_spec
 from ..classifier import ImageClassifier
 from ..data.dataset import ImageSet, check_images, find_images, native_size, trained_image_size
-from ..data.digest import file_digests
-from ..data.duplicates import duplicate_warnings, leakage_warning
+from ..data.duplicates import duplicate_warnings, leakage_warning, training_digests
 from ..data.text import is_text_data
 from ..errors import ConfigError
 from ..features import EmbeddingCache, extract_embeddings
@@ -108,7 +107,7 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
     sizes = parse_sizes(per_class or DEFAULT_SIZES)
     images, pool, test_set = _load(data, test, test_fraction)
     warnings = duplicate_warnings(images) + list(filter(None, [
-        leakage_warning(file_digests(pool.paths), test_set, role="test")]))
+        leakage_warning(training_digests(pool), test_set, role="test")]))
     check_sizes(pool, sizes, after_split=test is None)
     native = native_size(pool)
     trained_size = image_size or trained_image_size(native, resolve_spec(backbone).preprocessing.image_size)

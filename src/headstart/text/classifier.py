@@ -36,7 +36,6 @@ from headstart.estimator import Classifier
 from headstart.evaluation import summarize
 from headstart.features.cache import open_cache
 from headstart.heads import HEAD_KINDS, build_head, fit_head
-from headstart.strategies import NEIGHBOUR_STRATEGIES
 from headstart.text import auto
 from headstart.text.baselines import tfidf_logreg
 from headstart.validation import FRACTION, POSITIVE, POSITIVE_INT, SEED, validate
@@ -54,7 +53,8 @@ _TFIDF_SETTINGS = ("analyzer", "lowercase", "ngram_range", "norm", "smooth_idf",
                    "token_pattern", "use_idf")
 _FULL_DEFAULTS = {"epochs": 5, "lr": 3e-5, "batch_size": 16, "max_length": 128}
 # Early stopping and the best epoch are chosen on the validation texts only from this many per class on: on BBC
-# headlines at 8 per class (2 validation texts per class) stopping on them cost 5 points against the fixed epochs.
+# headlines at 8 per class (2 validation texts per class) stopping on them cost 3.4 points against the fixed epochs
+# (72.4 vs 75.8 %, benchmarks/results/compare_bbc_news_headlines_full.md).
 EARLY_STOPPING_MIN_PER_CLASS = 10
 
 
@@ -70,8 +70,9 @@ class TextClassifier(Classifier):
             the training texts, the better kept and fitted on every training text; the scores in ``advice_``),
             ``frozen``, ``prototype``, ``knn``, ``full`` or ``scratch``.
         head: for ``frozen`` (and ``auto``'s frozen candidate): ``logreg``, ``linear`` or ``mlp``.
-        epochs: for ``full`` (default 5), at most: training stops once the validation loss has not improved for
-            two epochs, and keeps the epoch with the best validation accuracy; ``auto`` runs them all.
+        epochs: for ``full`` (default 5); from ``EARLY_STOPPING_MIN_PER_CLASS`` validation texts per class on, at
+            most: training stops once the validation loss has not improved for two epochs, and keeps the epoch with
+            the best validation accuracy. ``auto`` runs them all.
         lr: for ``full`` (default 3e-5).
         batch_size: texts per training step for ``full`` (default 16), else per embedding batch (default 64).
         max_length: tokens kept per text by transformer encoders (default: the encoder's, 256 for MiniLM; 128 for
@@ -255,20 +256,16 @@ class TextClassifier(Classifier):
         self._keep_fine_tuned(model)
         return {**details, "val_accuracy": candidates[1]["val_accuracy"]}
 
-    @property
-    def _head_kind(self) -> str:
-        return self.strategy if self.strategy in NEIGHBOUR_STRATEGIES else self.head
-
     def _head(self, features: np.ndarray, y: np.ndarray) -> tuple[nn.Module, dict[str, Any]]:
         """The head fitted on ``features`` (in evaluation mode) and what its fit chose."""
         weights = inverse_frequency_weights(y, len(self.classes_)) if self.use_class_weights else None
-        head, info = fit_head(self._head_kind, features, y, len(self.classes_), class_weight=weights, seed=self.seed)
+        head, info = fit_head(self._head_kind(self.strategy), features, y, len(self.classes_), class_weight=weights, seed=self.seed)
         return head.eval(), info
 
     def _fit_on_embeddings(self, features: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         """Fit and keep the head on ``features``, embedded by ``encoder_``; returns its training details."""
         head, info = self._head(features, y)
-        kind, notes = self._head_kind, _encoder_notes(self.encoder_)
+        kind, notes = self._head_kind(self.strategy), _encoder_notes(self.encoder_)
         self.model_, self.head_ = head, kind
         self.head_options_ = {"num_references": len(features), "k": info["k"]} if kind == "knn" else {}
         encoder = self.encoder_
