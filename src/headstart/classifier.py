@@ -175,7 +175,7 @@ class ImageClassifier(Classifier):
     def _fit_strategy(self, name: str, freeze: float | int | str | None, train: ImageSet,
                       val_set: ImageSet, *, refit: bool) -> tuple[TransferNet, Strategy, dict[str, Any]]:
         image_size = self.image_size
-        if image_size is None and name not in EMBEDDING_STRATEGIES:
+        if image_size is None and name not in EMBEDDING_STRATEGIES and name != "partial":  # partial: cached prefix
             image_size = trained_image_size(native_size(train), resolve_spec(self.backbone).preprocessing.image_size)
         backbone = load_backbone(self.backbone, pretrained=name != "scratch", in_chans=self.in_chans,
                                  image_size=image_size, weights=self.weights)
@@ -193,9 +193,10 @@ class ImageClassifier(Classifier):
                              seed=self.seed, accelerator=self.accelerator, background=self.background,
                              time_budget=self.time_budget, progress=self.progress and dist.is_main(),
                              devices=self.devices, num_nodes=self.num_nodes, distributed_strategy=self.distributed,
-                             logger=self.logger, log_dir=self.log_dir)
+                             logger=self.logger, log_dir=self.log_dir, cache=open_cache(self.cache))
         return net, strategy, {"kind": "linear", "epochs_run": result.epochs_run, "val_accuracy": result.best_val_acc,
-                               "images_per_second": result.images_per_second}
+                               "images_per_second": result.images_per_second,
+                               **({"cached_prefix": result.cached_prefix} if result.cached_prefix else {})}
 
     def _fit_auto(self, train: ImageSet, val_set: ImageSet, *,
                   refit: bool) -> tuple[TransferNet, Strategy, dict[str, Any]]:

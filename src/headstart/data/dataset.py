@@ -244,6 +244,9 @@ class ImageDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.images)
 
+    def load(self, index: int) -> Image.Image:
+        """Image ``index`` decoded, before the transform."""
+        return load_image(self.images.paths[index], self.in_chans, self.background, min_side=self.min_side)
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image = load_image(self.images.paths[index], self.in_chans, self.background, min_side=self.min_side)
-        return self.transform(image), self.images.labels[index]
+        return self.transform(self.load(index)), self.images.labels[index]

@@ -5,8 +5,9 @@ and an extractor key (backbone, its weights, stage, preprocessing, test-time aug
 precision). Each entry is its own ``.npy`` file written to a temporary name and renamed into
 place, so an interrupted write leaves nothing readable behind and two processes writing the same
 entry at once both leave a whole file. What is read back is checked (a float32 vector of the
-extractor's recorded length, every value finite); anything else counts as absent, so it is computed
-again and overwritten.
+extractor's recorded length and dtype, every value finite); anything else counts as absent, so it is computed
+again and overwritten. Besides pooled embeddings (float32), the cache keeps the frozen prefix activations of
+``partial`` fine-tuning (float16, flattened; see ``training.prefix``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class EmbeddingCache:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_cache_dir()
         self._dims: dict[str, int | None] = {}
+        self._dtypes: dict[str, str] = {}
         self.written = 0
         self._registered: set[tuple[str, int]] = set()
 
@@ -75,16 +77,18 @@ class EmbeddingCache:
             return {}
         return meta if isinstance(meta, dict) else {}
 
-    def register(self, extractor: str, description: dict[str, Any], *, dim: int) -> None:
-        """Record what an extractor key means (for ``headstart cache info``) and its embeddings' length; the
+    def register(self, extractor: str, description: dict[str, Any], *, dim: int, dtype: str = "float32") -> None:
+        """Record what an extractor key means (for ``headstart cache info``), its embeddings' length and dtype; the
         first time in a process, also remove temporary files that writers killed mid-write left behind (older
         than :data:`STALE_TEMPORARY_SECONDS`, so another process's write in progress is left alone)."""
         if (extractor, dim) in self._registered:
             return
-        if self._meta(extractor).get("dim") != dim:
+        meta = self._meta(extractor)
+        if meta.get("dim") != dim or meta.get("dtype", "float32") != dtype:
             write_text_atomically(self._meta_path(extractor),
-                                  json.dumps({**description, "dim": dim}, indent=2, default=str))
+                                  json.dumps({**description, "dim": dim, "dtype": dtype}, indent=2, default=str))
         self._dims[extractor] = dim
+        self._dtypes[extractor] = dtype
         self._registered.add((extractor, dim))
         stale = time.time() - STALE_TEMPORARY_SECONDS
         for leftover in (self.root / "embeddings" / extractor).glob("*/.*.tmp"):
@@ -109,13 +113,16 @@ class EmbeddingCache:
     def get(self, extractor: str, digest: str) -> np.ndarray | None:
         """The cached embedding, or ``None`` when absent or not a whole one (damaged, wrong length, NaN/inf)."""
         if extractor not in self._dims:
-            self._dims[extractor] = self._meta(extractor).get("dim")
+            meta = self._meta(extractor)
+            self._dims[extractor] = meta.get("dim")
+            self._dtypes[extractor] = meta.get("dtype", "float32")
         try:
             embedding = np.load(self._entry(extractor, digest), allow_pickle=False)
         except (OSError, ValueError, EOFError):  # absent, or damaged by something outside headstart
             return None
         dim = self._dims[extractor]
-        whole = embedding.dtype == np.float32 and embedding.ndim == 1 and (dim is None or len(embedding) == dim)
+        whole = embedding.dtype == self._dtypes.get(extractor, "float32") and embedding.ndim == 1 and (
+            dim is None or len(embedding) == dim)
         return embedding if whole and np.isfinite(embedding).all() else None
 
     def put(self, extractor: str, digest: str, embedding: np.ndarray) -> None:
