@@ -65,6 +65,7 @@ def test_csv_with_relative_paths(tmp_path):
     ("empty", "no class folders"),
     ("empty_class", "holds no images"),
     ("single_class", "only one class"),
+    ("split_folders", "look like a dataset's splits"),
     ("csv_missing_files", "do not exist"),
     ("csv_no_label", "label column"),
 ])
@@ -79,6 +80,10 @@ def test_bad_data_gets_a_clear_error(tmp_path, case, expected):
         (target / "b").mkdir()
     elif case == "single_class":
         target = _folder(tmp_path / "d", {"a": 3})
+    elif case == "split_folders":  # root/train/<class>, root/test/<class> passed as the root
+        target = tmp_path / "d"
+        _folder(target / "train", {"a": 2, "b": 2})
+        _folder(target / "test", {"a": 1, "b": 1})
     elif case == "csv_missing_files":
         target = tmp_path / "d.csv"
         target.write_text("path,label\nx.png,a\ny.png,b\n")

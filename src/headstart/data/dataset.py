@@ -75,6 +75,9 @@ def find_images(data: str | Path, *, classes: Sequence[str] | None = None,
     return ImageSet([p for p, _ in pairs], [index[label] for _, label in pairs], list(classes), str(root), skipped)
 
 
+SPLIT_FOLDER_NAMES = {"train", "training", "test", "testing", "val", "valid", "validation", "dev"}
+
+
 def _from_folder(root: Path) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not class_dirs:
@@ -82,6 +85,13 @@ def _from_folder(root: Path) -> tuple[list[tuple[Path, str]], list[tuple[str, st
         hint = " (it holds images directly: put them into one subfolder per class)" if loose else ""
         raise DataError(f"no class folders found{hint}.", path=root,
                         fix="Arrange the images as root/<class>/<image>, or pass a CSV with path,label columns.")
+    splits = [d for d in class_dirs if d.name.lower() in SPLIT_FOLDER_NAMES and any(c.is_dir() for c in d.iterdir())]
+    if splits and len(splits) == len(class_dirs):
+        named = ", ".join(d.name for d in splits)
+        training = next((d for d in splits if d.name.lower() in ("train", "training")), splits[0])
+        raise DataError(f"its folders ({named}) look like a dataset's splits, each holding class folders, not classes.",
+                        path=root, fix=f"Pass the training split as the data ({training}), and the other "
+                                       "split to --val, or to `headstart evaluate` afterwards.")
     pairs: list[tuple[Path, str]] = []
     skipped: list[tuple[str, str]] = []
     for class_dir in class_dirs:

@@ -42,11 +42,12 @@ def fit_network(net: TransferNet, strategy: Strategy, train: ImageSet, val: Imag
                 accelerator: str = "auto", patience: int = 5, background: str = "white",
                 time_budget: float | None = None, progress: bool = True, devices: int = 1, num_nodes: int = 1,
                 distributed_strategy: str = "auto", logger: str | None = None,
-                log_dir: str | Path | None = None, cache: EmbeddingCache | None = None) -> TrainingResult:
+                log_dir: str | Path | None = None, cache: EmbeddingCache | None = None,
+                cache_prefix: bool = True) -> TrainingResult:
     """Train ``net`` under ``strategy``; the best validation-accuracy weights are restored into it (on every rank).
 
-    With frozen stages (``partial``) their output is computed once per image and augmented view (kept in
-    ``cache``), the head starts from the linear probe, and each epoch runs only the trainable stages
+    With frozen stages (``partial``) and ``cache_prefix``, their output is computed once per image and augmented
+    view (kept in ``cache``), the head starts from the linear probe, and each epoch runs only the trainable stages
     (:mod:`headstart.training.prefix`); otherwise every step runs the whole network on freshly augmented images.
     ``devices`` × ``num_nodes`` processes each train on their shard of the data (Lightning's distributed sampler),
     ``batch_size`` images per process and step; validation metrics are averaged over all of them, so every rank
@@ -55,7 +56,7 @@ def fit_network(net: TransferNet, strategy: Strategy, train: ImageSet, val: Imag
     L.seed_everything(seed, workers=True, verbose=False)
     groups = apply_strategy(net, strategy, lr)
     weights = class_weights(train) if use_class_weights else None
-    split = split_prefix(net.backbone, strategy.frozen_stages)
+    split = split_prefix(net.backbone, strategy.frozen_stages) if cache_prefix else None
     cached_prefix = None
     with ExitStack() as inside:
         if split is None:

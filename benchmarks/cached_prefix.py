@@ -1,0 +1,113 @@
+"""Benchmark: `partial` on a cached frozen prefix against today's `partial` and the plain recipe, in one run.
+
+Fashion-MNIST (Debian's dataset-fashion-mnist), `--per-class` training images per class and 100 test images per
+class, EfficientNet-Lite0 at its own 224 px. In the same run:
+
+  * the plain recipe: frozen Lite0 features + scikit-learn `LogisticRegression(max_iter=1000)`;
+  * headstart `frozen` and `multilayer` (the default's candidates on a CPU);
+  * `partial` on the cached prefix for each `--freeze` and `--views` (LP-FT start, early stopping, `--epochs` at
+    most): test accuracy, the one-off prefix computation, seconds per epoch;
+  * today's `partial` (the whole network each step, fresh augmentation) at the same resolution and freeze, for
+    `--live-epochs` epochs: seconds per epoch only (its accuracy at 10 epochs is in shared/FINDINGS.md: 85.0 %).
+
+    python benchmarks/cached_prefix.py                         # about 25 min on 2 CPU cores
+    python benchmarks/cached_prefix.py --freeze 6 --views 4 --live-epochs 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from compare_fashion_mnist import export
+from headstart import ImageClassifier
+from headstart.backbones import load_backbone
+from headstart.data.dataset import check_images, find_images, stratified_split
+from headstart.features import extract_embeddings
+from headstart.features.cache import EmbeddingCache
+from headstart.heads import build_head
+from headstart.model import TransferNet
+from headstart.strategies import resolve_strategy
+from headstart.training import fit_network, prefix
+
+HERE = Path(__file__).resolve().parent
+
+
+def test_accuracy(clf: ImageClassifier, test_dir: Path) -> float:
+    return float(clf.evaluate(test_dir)["accuracy"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-class", type=int, default=100)
+    parser.add_argument("--freeze", default="6,4", help="frozen stages of Lite0's 8, comma-separated")
+    parser.add_argument("--views", default="4,1", help="cached views per image, comma-separated")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--live-epochs", type=int, default=1, help="epochs of today's partial timed (0: skip)")
+    parser.add_argument("--work", type=Path, default=HERE / "work" / "cached_prefix")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "cached_prefix.json")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    train_dir, test_dir = export(args.work, args.per_class, 100)
+    cache = args.work / "cache"
+    rows: list[dict] = []
+
+    def record(row: dict) -> None:
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    # The plain recipe: frozen features + LogisticRegression, what a user writes in ten lines.
+    t0 = time.perf_counter()
+    backbone = load_backbone("efficientnet_lite0")
+    pool, test = check_images(find_images(train_dir)), check_images(find_images(test_dir))
+    features = [extract_embeddings(backbone, s, cache=EmbeddingCache(cache), progress=False) for s in (pool, test)]
+    plain = LogisticRegression(max_iter=1000).fit(features[0], pool.labels)
+    record({"method": "plain recipe (frozen + LogisticRegression)", "test_accuracy": plain.score(features[1],
+                                                                                               test.labels),
+            "seconds": time.perf_counter() - t0})
+
+    for strategy in ("frozen", "multilayer"):
+        t0 = time.perf_counter()
+        clf = ImageClassifier(strategy=strategy, cache=cache, progress=False).fit(train_dir)
+        record({"method": f"headstart {strategy}", "test_accuracy": test_accuracy(clf, test_dir),
+                "seconds": time.perf_counter() - t0})
+
+    for freeze in map(int, args.freeze.split(",")):
+        for views in map(int, args.views.split(",")):
+            prefix.PREFIX_VIEWS = views
+            t0 = time.perf_counter()
+            clf = ImageClassifier(strategy="partial", freeze=freeze, epochs=args.epochs, cache=cache,
+                                  progress=False, logger=None).fit(train_dir)
+            training = clf.training_
+            cached = training["cached_prefix"]
+            record({"method": f"partial, cached prefix, freeze {freeze}, {views} views",
+                    "test_accuracy": test_accuracy(clf, test_dir), "val_accuracy": training["val_accuracy"],
+                    "seconds": time.perf_counter() - t0, "prefix_seconds": cached["seconds"],
+                    "epochs_run": training["epochs_run"],
+                    "seconds_per_epoch": training["train_images"] / training["images_per_second"],
+                    "cut": cached["cut"], "shape": cached["shape"]})
+        if args.live_epochs:
+            backbone = load_backbone("efficientnet_lite0")
+            net = TransferNet(backbone, build_head("linear", backbone.num_features, len(pool.classes)))
+            train, val = stratified_split(pool, 0.2, 0)
+            result = fit_network(net, resolve_strategy("partial", len(backbone.stages), freeze), train, val,
+                                 epochs=args.live_epochs, progress=False, cache_prefix=False)
+            record({"method": f"partial, today's (whole network each step), freeze {freeze}",
+                    "seconds_per_epoch": result.seconds / result.epochs_run, "epochs_run": result.epochs_run})
+    meta = {"command": "python benchmarks/cached_prefix.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "per_class": args.per_class, "test_per_class": 100, "seconds": time.perf_counter() - started,
+            "load_average": os.getloadavg()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    print(json.dumps(meta))
+
+
+if __name__ == "__main__":
+    main()
