@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from headstart.cli import main
-from headstart.compare import compare
+from headstart.compare import compare, compare_text
 from headstart.data.text import load_text_dataset
 from headstart.errors import ConfigError, DataError
 from headstart.features import EmbeddingCache
@@ -71,7 +71,8 @@ def test_compare_refuses_an_image_only_strategy_and_oversized_subsets_for_text(b
 def test_text_results_that_named_their_counts_by_images_resume(bbc_csv, tmp_path):
     out = tmp_path / "compare"
     options = dict(backbone="glove-50d", strategies="scratch", per_class="2", seeds=1, out=out, progress=False)
-    compare(bbc_csv, **options)
+    first = compare_text(bbc_csv, **options)  # compare(..., task="text")
+    assert first.unit == "texts" and first.executed == 1 and first.table()[0]["images_per_class"] == 2
     with open(out / "results.csv", newline="") as handle:
         header = next(csv.reader(handle))
     assert {"train_texts", "fit_train_texts", "val_texts", "test_texts", "texts_per_second"} <= set(header)
