@@ -36,8 +36,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
-from headstart.compare.grid import validation_subset
-from headstart.compare.text import LabelledTexts
+from headstart.compare.text import LabelledTexts, Texts
 from headstart.data.text import TextDataset, load_text_dataset
 from headstart.text import load_text_encoder, tfidf_logreg
 from headstart.text.classifier import TextClassifier
@@ -130,13 +129,13 @@ def fine_tuned(texts: np.ndarray, labels: np.ndarray, test: np.ndarray) -> Fit:
 
 def headstart_strategy(strategy: str, texts: np.ndarray, labels: np.ndarray, test: np.ndarray, cache: Path,
                        chosen: list[str]) -> Fit:
-    """``TextClassifier(strategy)`` fitted as ``headstart compare`` fits it (``validation_subset``; ``auto``
-    cross-fits over the subset); ``auto``'s kept strategy is appended to ``chosen``."""
+    """``TextClassifier(strategy)`` fitted as ``headstart compare`` fits it (validated on ``Texts.validation``;
+    ``auto`` cross-fits over the subset); ``auto``'s kept strategy is appended to ``chosen``."""
     classes = sorted(set(labels))
 
     def fit(train: np.ndarray, seed: int) -> np.ndarray:
         subset = LabelledTexts.of(TextDataset(list(texts[train]), list(labels[train]), classes, "bbc"), classes)
-        val = None if strategy == "auto" else validation_subset(subset, trained=strategy == "full")
+        val = Texts.validation(strategy, subset)
         clf = TextClassifier("minilm", strategy, seed=seed, cache=cache, progress=False)
         clf.fit(subset.dataset, val=None if val is None else val.dataset)
         if strategy == "auto":

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from headstart.cli import main
-from headstart.compare import compare
+from headstart.compare import compare, compare_text
 from headstart.data.text import load_text_dataset
 from headstart.errors import ConfigError, DataError
 from headstart.features import EmbeddingCache
@@ -41,7 +41,7 @@ def test_compare_runs_text_strategies_on_nested_subsets_and_resumes(bbc_csv, tmp
     stored = json.loads((out / "results.json").read_text())
     assert stored["task"] == "text" and stored["data"]["test"] == {name: 5 for name in stored["settings"]["classes"]}
     for run in result.runs:
-        assert run["train_images"] == 5 * run["per_class"] and run["test_images"] == 25
+        assert run["train_texts"] == 5 * run["per_class"] and run["test_texts"] == 25
     # every strategy saw the same subset for a given size and seed
     shas = {(r["per_class"], r["seed"]): set() for r in result.runs}
     for run in result.runs:
@@ -68,6 +68,34 @@ def test_compare_refuses_an_image_only_strategy_and_oversized_subsets_for_text(b
                 progress=False)
 
 
+def test_text_results_that_named_their_counts_by_images_resume(bbc_csv, tmp_path):
+    out = tmp_path / "compare"
+    options = dict(backbone="glove-50d", strategies="scratch", per_class="2", seeds=1, out=out, progress=False)
+    first = compare_text(bbc_csv, **options)  # compare(..., task="text")
+    assert first.unit == "texts" and first.executed == 1 and first.table()[0]["images_per_class"] == 2
+    with open(out / "results.csv", newline="") as handle:
+        header = next(csv.reader(handle))
+    assert {"train_texts", "fit_train_texts", "val_texts", "test_texts", "texts_per_second"} <= set(header)
+    assert not [name for name in header if "images" in name]
+    stored = json.loads((out / "results.json").read_text())
+    old = {"train_texts": "train_images", "fit_train_texts": "fit_train_images", "val_texts": "val_images",
+           "test_texts": "test_images", "texts_per_second": "images_per_second"}
+    stored["runs"] = [{old.get(key, key): value for key, value in run.items()} for run in stored["runs"]]
+    (out / "results.json").write_text(json.dumps(stored))  # as text results were written before
+    again = compare(bbc_csv, resume=True, **{**options, "per_class": "2,4"})
+    assert (again.executed, again.reused) == (1, 1)
+    assert [run["train_texts"] for run in again.runs] == [10, 20] and "train_images" not in again.runs[0]
+    assert [row["per_class"] for row in again.table()] == [2, 4]
+    assert json.loads((out / "results.json").read_text())["runs"][0]["test_texts"] == 25
+
+
+def test_compare_runs_texts_on_one_process(bbc_csv, tmp_path):
+    with pytest.raises(ConfigError, match="runs texts on one process"):
+        compare(bbc_csv, backbone="glove-50d", strategies="frozen", per_class="2", devices=2, out=tmp_path,
+                progress=False)
+    assert not (tmp_path / "results.json").exists()
+
+
 def test_compare_command_detects_text(bbc_csv, tmp_path, capsys):
     out = tmp_path / "cli"
     main(["--json", "compare", str(bbc_csv), "--backbone", "glove-50d", "--strategies", "frozen,knn,auto",
@@ -77,7 +105,7 @@ def test_compare_command_detects_text(bbc_csv, tmp_path, capsys):
     assert any("texts per class" in line for line in printed["summary"])
     auto = next(run for run in json.loads((out / "results.json").read_text())["runs"] if run["strategy"] == "auto")
     assert auto["chosen_strategy"] == "frozen"  # word vectors: nothing to fine-tune
-    assert auto["fit_train_images"] == auto["val_images"] == 20  # cross-fitted over the whole subset
+    assert auto["fit_train_texts"] == auto["val_texts"] == 20  # cross-fitted over the whole subset
 
 
 def test_transformer_embeddings_are_cached_by_text_content(bbc_csv, tmp_path):
@@ -104,6 +132,6 @@ def test_compare_fine_tunes_text_on_a_held_out_split_and_the_others_on_the_whole
                      out=tmp_path / "cmp", progress=False)
     runs = {run["strategy"]: run for run in result.runs}
     full, prototype = runs["full"], runs["prototype"]
-    assert full["train_images"] == 10 and full["fit_train_images"] + full["val_images"] == 10  # fit's own split
-    assert full["fit_train_images"] < 10 and full["epochs_run"] == 1
-    assert prototype["fit_train_images"] == 10 and prototype["val_images"] == 5  # one per class, for the report
+    assert full["train_texts"] == 10 and full["fit_train_texts"] + full["val_texts"] == 10  # fit's own split
+    assert full["fit_train_texts"] < 10 and full["epochs_run"] == 1
+    assert prototype["fit_train_texts"] == 10 and prototype["val_texts"] == 5  # one per class, for the report

@@ -2,29 +2,56 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Protocol, Self, Sequence
 
 import numpy as np
-from ..data.dataset import ImageSet
 from ..errors import ConfigError, DataError
 from ..strategies import STRATEGIES
 
-__all__ = ["Size", "check_sizes", "nested_subset", "parse_sizes", "parse_strategies",
-           "split_test", "check_test_classes", "validation_subset"]
+__all__ = ["COMPARED_STRATEGIES", "LabelledSet", "SPLIT_SEED", "Size", "baseline_first", "check_sizes",
+           "check_test_classes", "nested_subset", "parse_sizes", "parse_strategies", "split_test", "validation_subset"]
 
-Size = int | str  # images per class, or "all"
+Size = int | str  # examples per class, or "all"
+SPLIT_SEED = 0  # of the fixed test split
 # ``auto`` runs `headstart advise` on each subset and fits what it recommends, so compare can score the advice.
 COMPARED_STRATEGIES = (*STRATEGIES, "auto")
 
 
-def parse_strategies(strategies: str | Sequence[str]) -> list[str]:
-    """Strategy names from ``"scratch,frozen"`` or a list, checked and de-duplicated."""
+class LabelledSet(Protocol):
+    """What the grid draws subsets from: images (``ImageSet``) or texts (``compare.text.LabelledTexts``);
+    ``labels[i]`` indexes ``classes``."""
+
+    labels: list[int]
+    classes: list[str]
+
+    @property
+    def source(self) -> str: ...
+
+    def __len__(self) -> int: ...
+
+    def class_counts(self) -> dict[str, int]: ...
+
+    def subset(self, indices: Sequence[int]) -> Self: ...
+
+
+def baseline_first(strategies: Sequence[str]) -> tuple[str, ...]:
+    """``strategies`` in table order, but ``scratch`` (the baseline the summary measures against) first and ``auto``
+    (scored against the rest) last."""
+    return tuple(sorted(strategies, key=lambda name: (name != "scratch", name == "auto")))
+
+
+def parse_strategies(strategies: str | Sequence[str], choices: Sequence[str] = COMPARED_STRATEGIES,
+                     modality: str = "image") -> list[str]:
+    """Strategy names from ``"scratch,frozen"`` or a list, checked against ``choices`` (those of ``modality``)
+    and de-duplicated."""
     names = [s.strip() for s in (strategies.split(",") if isinstance(strategies, str) else strategies)]
     names = list(dict.fromkeys(n for n in names if n))
-    unknown = [n for n in names if n not in COMPARED_STRATEGIES]
+    unknown = [n for n in names if n not in choices]
     if unknown or not names:
-        raise ConfigError(f"unknown strategy {unknown[0]!r}." if unknown else "no strategies given.",
-                          fix=f"Pass --strategies as a comma-separated list of {', '.join(COMPARED_STRATEGIES)}.")
+        name = unknown[0] if unknown else None
+        problem = ("no strategies given." if name is None else f"{name!r} is not a {modality} strategy."
+                   if name in COMPARED_STRATEGIES else f"unknown strategy {name!r}.")
+        raise ConfigError(problem, fix=f"Pass --strategies as a comma-separated list of {', '.join(choices)}.")
     return names
 
 
@@ -47,7 +74,7 @@ def parse_sizes(per_class: str | Sequence[int | str]) -> list[Size]:
     return [*sorted(sizes), *(["all"] if want_all else [])]
 
 
-def split_test(images: ImageSet, test_fraction: float, seed: int = 0) -> tuple[ImageSet, ImageSet]:
+def split_test(images: LabelledSet, test_fraction: float, seed: int = 0) -> tuple[LabelledSet, LabelledSet]:
     """A fixed, seeded per-class split into (training pool, test set); every class on both sides."""
     if not 0.0 < test_fraction < 1.0:
         raise ConfigError(f"the test fraction must be between 0 and 1, got {test_fraction}.",
@@ -69,7 +96,7 @@ def split_test(images: ImageSet, test_fraction: float, seed: int = 0) -> tuple[I
     return images.subset(sorted(pool)), images.subset(sorted(test))
 
 
-def check_test_classes(test: ImageSet) -> None:
+def check_test_classes(test: LabelledSet) -> None:
     """Refuse a test set that leaves a class without images: its recall could not be measured."""
     empty = [name for name, n in test.class_counts().items() if n == 0]
     if empty:
@@ -78,7 +105,7 @@ def check_test_classes(test: ImageSet) -> None:
                         fix="Add test images of every training class, or use --test-fraction instead of --test.")
 
 
-def check_sizes(pool: ImageSet, sizes: Sequence[Size], *, after_split: bool) -> None:
+def check_sizes(pool: LabelledSet, sizes: Sequence[Size], *, after_split: bool) -> None:
     """Refuse sizes larger than the smallest class of the training pool, naming that class."""
     counts = pool.class_counts()
     largest = max((s for s in sizes if s != "all"), default=0)
@@ -90,7 +117,7 @@ def check_sizes(pool: ImageSet, sizes: Sequence[Size], *, after_split: bool) -> 
                         path=pool.source, fix=f"Pass sizes up to {counts[name]}, or 'all' to use every image.")
 
 
-def nested_subset(pool: ImageSet, size: Size, seed: int) -> list[int]:
+def nested_subset(pool: LabelledSet, size: Size, seed: int) -> list[int]:
     """Indices of ``size`` images per class drawn with ``seed``: one seeded permutation per class,
     its first ``size`` images, so a smaller size's subset is always inside a larger one's."""
     rng = np.random.default_rng(seed)
@@ -102,7 +129,7 @@ def nested_subset(pool: ImageSet, size: Size, seed: int) -> list[int]:
     return sorted(chosen)
 
 
-def validation_subset(subset: ImageSet, *, trained: bool) -> ImageSet | None:
+def validation_subset(subset: LabelledSet, *, trained: bool) -> LabelledSet | None:
     """What ``fit`` validates on in one run of the grid (images, or texts with the same interface). Strategies
     trained for epochs hold out ``fit``'s own stratified 20% for early stopping and the best epoch (``None``) when
     every class has two examples, else reuse the subset; the others learn from the whole subset (their validation

@@ -24,7 +24,7 @@ def plot_learning_curves(runs: Sequence[dict[str, Any]], path: Path, title: str 
                          unit: str = "images") -> Path:
     """Test accuracy against labelled examples per class (log x): mean ± std over seeds, a line per strategy."""
     series: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in aggregate(runs):
+    for row in aggregate(runs, unit):
         series[row["strategy"]].append(row)
     fig, ax = subplots(figsize=(7.5, 4.8), dpi=110)
     for strategy, rows in series.items():
@@ -48,7 +48,7 @@ def plot_learning_curves(runs: Sequence[dict[str, Any]], path: Path, title: str 
 def plot_accuracy_vs_time(runs: Sequence[dict[str, Any]], path: Path, unit: str = "images") -> Path:
     """Mean test accuracy against mean training wall time (log x), a point per strategy and size."""
     series: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in aggregate(runs):
+    for row in aggregate(runs, unit):
         series[row["strategy"]].append(row)
     fig, ax = subplots(figsize=(7.5, 4.8), dpi=110)
     for strategy, rows in series.items():
@@ -102,9 +102,10 @@ def write_report(runs: list[dict[str, Any]], meta: dict[str, Any], out: Path) ->
                       f"{base64.b64encode(path.read_bytes()).decode()}'><figcaption>{html.escape(name)}"
                       f"</figcaption></figure>" for name, path in plots.items())
     body = (f"<h2>Summary</h2><ul>{summary}</ul>{figures}"
-            f"<h2>Test accuracy (mean ± std over seeds)</h2>{_matrix(runs, 'accuracy')}"
-            f"<h2>Training wall time per run (mean, seconds)</h2>{_matrix(runs, 'seconds')}"
-            f"{_advice_section(out)}{_inspect_pictures(out)}<h2>Setup</h2>{_setup(runs, meta)}<h2>Every run</h2>{_all_runs(runs)}")
+            f"<h2>Test accuracy (mean ± std over seeds)</h2>{_matrix(runs, 'accuracy', unit)}"
+            f"<h2>Training wall time per run (mean, seconds)</h2>{_matrix(runs, 'seconds', unit)}"
+            f"{_advice_section(out)}{_inspect_pictures(out)}<h2>Setup</h2>{_setup(runs, meta)}"
+            f"<h2>Every run</h2>{_all_runs(runs, unit)}")
     return _write(out / "report.html", body, meta)
 
 
@@ -154,8 +155,8 @@ def _code(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
 
 
-def _matrix(runs: list[dict[str, Any]], field: str) -> str:
-    rows = aggregate(runs)
+def _matrix(runs: list[dict[str, Any]], field: str, unit: str) -> str:
+    rows = aggregate(runs, unit)
     sizes = sorted({str(r["per_class"]) for r in rows}, key=size_order)
     cells = {(r["strategy"], str(r["per_class"])): r for r in rows}
     head = "".join(f"<th>{s} / class</th>" for s in sizes)
@@ -209,8 +210,8 @@ def _setup(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                                f"</tr>" for k, v in items.items()) + "</table>"
 
 
-def _all_runs(runs: list[dict[str, Any]]) -> str:
-    fields = ("strategy", "per_class", "seed", "accuracy", "macro_f1", "seconds", "images_per_second",
+def _all_runs(runs: list[dict[str, Any]], unit: str) -> str:
+    fields = ("strategy", "per_class", "seed", "accuracy", "macro_f1", "seconds", f"{unit}_per_second",
               "epochs_run", "trainable_parameters", "peak_rss_mb", "image_size")
     head = "".join(f"<th>{f}</th>" for f in fields)
     body = "".join("<tr>" + "".join(f"<td>{_cell(run.get(f))}</td>" for f in fields) + "</tr>" for run in runs)

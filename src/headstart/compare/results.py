@@ -13,50 +13,64 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .. import distributed as dist
 from ..atomic import write_text_atomically
-from ..data.dataset import ImageSet
 from ..errors import ConfigError, DataError
 from ..progress import progress_bar
 
-__all__ = ["CSV_FIELDS", "ResultStore", "fingerprint", "run_key", "run_record"]
+__all__ = ["CSV_FIELDS", "ResultStore", "csv_fields", "fingerprint", "run_key", "run_record"]
 
 FORMAT = "headstart-compare"
 VERSION = 1
-CSV_FIELDS = ("strategy", "per_class", "seed", "accuracy", "macro_f1", "seconds", "train_seconds",
-              "images_per_second", "epochs_run", "trainable_parameters", "peak_rss_mb", "peak_gpu_mb",
-              "train_images", "fit_train_images", "val_images", "test_images", "image_size", "advised_strategy",
-              "advised_freeze", "chosen_strategy",
-              "load_average",
-              "subset_sha", "finished_at")
+COUNTS = ("train_{unit}", "fit_train_{unit}", "val_{unit}", "test_{unit}")  # a run's examples, named by unit
+SPEED = "{unit}_per_second"
 
 
-def fingerprint(*image_sets: ImageSet) -> dict[str, Any]:
-    """A digest of every file's name, class, size and modification time: changes when the data does."""
+def csv_fields(unit: str = "images") -> tuple[str, ...]:
+    """The columns of ``results.csv`` for a compare of ``unit`` (images, texts)."""
+    return ("strategy", "per_class", "seed", "accuracy", "macro_f1", "seconds", "train_seconds",
+            SPEED.format(unit=unit), "epochs_run", "trainable_parameters", "peak_rss_mb", "peak_gpu_mb",
+            *(count.format(unit=unit) for count in COUNTS), "image_size", "advised_strategy", "advised_freeze",
+            "chosen_strategy", "load_average", "subset_sha", "finished_at")
+
+
+CSV_FIELDS = csv_fields()
+
+
+def fingerprint(entries: Iterable[bytes]) -> dict[str, Any]:
+    """A digest of the data the grid draws from, one entry per file (each modality says what identifies a file):
+    changes when the data does."""
     digest = hashlib.sha256()
     files = 0
-    for images in image_sets:
-        for path, label in sorted(zip(images.paths, images.labels)):
-            stat = Path(path).stat()
-            digest.update(f"{path}\0{images.classes[label]}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-            files += 1
+    for entry in entries:
+        digest.update(entry)
+        files += 1
     return {"files": files, "sha256": digest.hexdigest()}
 
 
-def run_record(report: dict[str, Any], *, seconds: float, train_seconds: float, per_second: float,
-               epochs_run: int | None, trainable_parameters: int, memory: Any, counts: dict[str, int],
+def run_record(report: dict[str, Any], *, unit: str, seconds: float, train_seconds: float, per_second: float,
+               epochs_run: int | None, trainable_parameters: int, memory: Any, counts: Sequence[int],
                subset_key: str, **extra: Any) -> dict[str, Any]:
-    """One run's row: test scores from ``report``, times, speed, memory (a finished ``PeakMemory``), the
-    example ``counts`` (train/fit_train/val/test), a digest of ``subset_key`` and the load average now."""
+    """One run's row: test scores from ``report``, times, speed (``unit`` per second), memory (a finished
+    ``PeakMemory``), the example ``counts`` (train, fit_train, val, test), a digest of ``subset_key`` and the load
+    average now."""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {
         "accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "seconds": round(seconds, 3),
-        "train_seconds": round(train_seconds, 3), "images_per_second": float(f"{per_second:.3g}"),
+        "train_seconds": round(train_seconds, 3), SPEED.format(unit=unit): float(f"{per_second:.3g}"),
         "epochs_run": epochs_run, "trainable_parameters": trainable_parameters,
-        "peak_rss_mb": memory.rss_mb, "peak_gpu_mb": memory.gpu_mb, **counts, **extra,
+        "peak_rss_mb": memory.rss_mb, "peak_gpu_mb": memory.gpu_mb,
+        **{name.format(unit=unit): count for name, count in zip(COUNTS, counts, strict=True)}, **extra,
         "load_average": None if load is None else round(load, 2),
         "subset_sha": hashlib.sha256(subset_key.encode()).hexdigest()[:16],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "confusion_matrix": report["confusion_matrix"],
     }
+
+
+def _renamed(run: dict[str, Any], unit: str) -> dict[str, Any]:
+    """``run`` with its counts and speed named by ``unit``: text results written when every row named them by
+    images resume as if written now."""
+    names = {name.format(unit="images"): name.format(unit=unit) for name in (*COUNTS, SPEED)}
+    return {names.get(key, key): value for key, value in run.items()}
 
 
 def run_key(run: dict[str, Any]) -> tuple[str, str, int]:
@@ -108,7 +122,7 @@ class ResultStore:
             detail = ", ".join(f"{k}: {stored['settings'].get(k)!r} then, {meta['settings'][k]!r} now" for k in changed)
             raise ConfigError(f"these results were recorded with other settings ({detail}).", path=path,
                               fix="Resume with the same settings, or run into a new --out folder.")
-        return cls(out, meta, list(stored["runs"]))
+        return cls(out, meta, [_renamed(run, meta["unit"]) for run in stored["runs"]])
 
     def done(self) -> set[tuple[str, str, int]]:
         return {run_key(run) for run in self.runs}
@@ -144,13 +158,13 @@ class ResultStore:
             return
         document = {"format": FORMAT, "version": VERSION, **self.meta, "runs": self.runs}
         write_text_atomically(self.json_path, json.dumps(document, indent=1), durable=True)
-        write_text_atomically(self.csv_path, _to_csv(self.runs), durable=True)
+        write_text_atomically(self.csv_path, _to_csv(self.runs, csv_fields(self.meta["unit"])), durable=True)
 
 
-def _to_csv(runs: Iterable[dict[str, Any]]) -> str:
+def _to_csv(runs: Iterable[dict[str, Any]], fields: Sequence[str]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for run in runs:
-        writer.writerow({k: "" if run.get(k) is None else run[k] for k in CSV_FIELDS})
+        writer.writerow({k: "" if run.get(k) is None else run[k] for k in fields})
     return buffer.getvalue()

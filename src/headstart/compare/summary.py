@@ -14,9 +14,9 @@ def size_order(size: int | str) -> float:
     return float("inf") if str(size) == "all" else float(size)
 
 
-def aggregate(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def aggregate(runs: Iterable[dict[str, Any]], unit: str = "images") -> list[dict[str, Any]]:
     """One row per (strategy, per_class): run count, accuracy/macro-F1 mean and sample std, mean times,
-    and the mean training images per class (the x of a learning curve; ``all`` becomes a number)."""
+    and the mean training examples (``unit``) per class (the x of a learning curve; ``all`` becomes a number)."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     order: dict[str, int] = {}
     for run in runs:
@@ -32,7 +32,7 @@ def aggregate(runs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             "macro_f1_mean": float(np.mean([r["macro_f1"] for r in group])),
             "seconds_mean": float(np.mean([r["seconds"] for r in group])),
             "images_per_class": float(size) if size != "all" else
-            float(np.mean([r["train_images"] / len(r["confusion_matrix"]) for r in group])),
+            float(np.mean([r[f"train_{unit}"] / len(r["confusion_matrix"]) for r in group])),
         })
     return sorted(rows, key=lambda r: (size_order(r["per_class"]), order[r["strategy"]]))
 
@@ -47,7 +47,7 @@ def summarize_runs(runs: list[dict[str, Any]], unit: str = "images") -> list[str
     40× faster." — every number taken from ``runs``; ``unit`` names what was labelled (images, texts)."""
     if not runs:
         return []
-    rows = aggregate(runs)
+    rows = aggregate(runs, unit)
     by_size: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_size[str(row["per_class"])].append(row)

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from torch import nn
 
 STRATEGIES = ("frozen", "multilayer", "partial", "full", "scratch", "prototype", "knn")
+# TextClassifier's: scratch is TF-IDF and logistic regression, full fine-tunes MiniLM (see headstart.text.classifier)
+TEXT_STRATEGIES = ("auto", "frozen", "prototype", "knn", "full", "scratch")
 EMBEDDING_STRATEGIES = ("frozen", "multilayer", "prototype", "knn")
 NEIGHBOUR_STRATEGIES = ("prototype", "knn")  # classify by nearness to training embeddings: no --head of theirs
 FEATURES = {"multilayer": "blocks"}  # what the embedding strategies read; the rest: the pooled output
@@ -106,4 +108,5 @@ def apply_strategy(net: nn.Module, strategy: Strategy, lr: float) -> list[dict[s
     return groups
 
 
-__all__ = ["EMBEDDING_STRATEGIES", "FEATURES", "STRATEGIES", "Strategy", "apply_strategy", "resolve_strategy"]
+__all__ = ["EMBEDDING_STRATEGIES", "FEATURES", "STRATEGIES", "Strategy", "TEXT_STRATEGIES", "apply_strategy",
+           "resolve_strategy"]

@@ -36,6 +36,7 @@ from headstart.estimator import Classifier
 from headstart.evaluation import summarize
 from headstart.features.cache import open_cache
 from headstart.heads import HEAD_KINDS, build_head, fit_head
+from headstart.strategies import TEXT_STRATEGIES
 from headstart.text import auto
 from headstart.text.baselines import tfidf_logreg
 from headstart.validation import FRACTION, POSITIVE, POSITIVE_INT, SEED, validate
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = ["TEXT_STRATEGIES", "TextClassifier", "TextData"]
 
-TEXT_STRATEGIES = ("auto", "frozen", "prototype", "knn", "full", "scratch")
 TextData = str | Path | TextDataset
 _TFIDF_SETTINGS = ("analyzer", "lowercase", "ngram_range", "norm", "smooth_idf", "strip_accents", "sublinear_tf",
                    "token_pattern", "use_idf")
