@@ -23,9 +23,8 @@ from ..backbones import Backbone
 from ..errors import ConfigError
 from ..atomic import write_atomically
 from .layers import BlockFeatures
+from .names import ENGINES, PRECISIONS
 
-ENGINES = ("auto", "onnx", "torch", "compile")
-PRECISIONS = ("fp32", "bf16")
 Runner = Callable[[torch.Tensor], np.ndarray]
 Stage = int | str | None  # None: the pooled output; an int: that stage's output, pooled; "blocks": every block's
 
