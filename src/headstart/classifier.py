@@ -85,6 +85,7 @@ class ImageClassifier(Classifier):
         progress: show progress bars.
     """
 
+    task = "image"
     _parameter_constraints = {"epochs": [POSITIVE_INT, None], "time_budget": [NON_NEGATIVE, None], "lr": [POSITIVE],
                               "batch_size": [POSITIVE_INT], "image_size": [IMAGE_SIZE, None],
                               "in_chans": [POSITIVE_INT], "val_fraction": [FRACTION], "seed": [SEED],
@@ -338,7 +339,7 @@ class ImageClassifier(Classifier):
         if not dist.is_main():
             return bundle_path(path)
         return save_bundle({
-            "task": "image",
+            "task": self.task,
             "headstart_version": __version__,
             "classes": self.classes_,
             "backbone": {"name": backbone.name, "in_chans": backbone.in_chans,

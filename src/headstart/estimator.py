@@ -16,6 +16,7 @@ from .validation import POSITIVE_INT, validate
 class Classifier(ABC):
     """The base of :class:`~headstart.ImageClassifier` and :class:`~headstart.TextClassifier`."""
 
+    task: str  # what it classifies, "image" or "text" (a saved bundle's "task")
     classes_: list[str]
     head: str
     _fitted_attribute = "classes_"  # an attribute only a fitted (or loaded) classifier has

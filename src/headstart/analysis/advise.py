@@ -15,8 +15,7 @@ import numpy as np
 
 from ..backbones import load_backbone
 from ..data.dataset import ImageSet, check_images, find_images
-from ..data.text import TextDataset, is_text_data, load_text_dataset
-from ..errors import ConfigError
+from ..data.text import TextDataset, data_task, load_text_dataset
 from ..features.cache import EmbeddingCache
 from ..runtime import pick_device
 from ..validation import POSITIVE_INT, SEED, validate
@@ -210,10 +209,8 @@ def advise(data: str | Path | ImageSet | TextDataset, *, backbone: str | None = 
     ``task``: ``image``, ``text`` or ``auto`` (from ``data``); ``text_column``/``label_column``: a text table's."""
     validate({"in_chans": in_chans, "sample_per_class": sample_per_class, "seed": seed},
              {"in_chans": [POSITIVE_INT], "sample_per_class": [POSITIVE_INT], "seed": [SEED]})
-    if task not in ("auto", "image", "text"):
-        raise ConfigError(f"unknown task {task!r}.", fix="Pass --task image, text or auto.")
-    text = isinstance(data, TextDataset) or (not isinstance(data, ImageSet) and (
-        task == "text" or (task == "auto" and is_text_data(data, text_column=text_column))))
+    text = isinstance(data, TextDataset) or (
+        not isinstance(data, ImageSet) and data_task(data, task, text_column=text_column) == "text")
     if text:
         texts = data if isinstance(data, TextDataset) else load_text_dataset(
             data, text_column=text_column, label_column=label_column)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .. import distributed as dist
-from ..data.text import is_text_data
+from ..data.text import data_task
 from ..errors import ConfigError
 from ..runtime import describe_machine
 from ..validation import FRACTION, IMAGE_SIZE, NON_NEGATIVE, POSITIVE_INT, validate
@@ -88,11 +88,9 @@ def compare(data: str | Path, *, backbone: str | None = None, strategies: str | 
               "time_budget": time_budget},
              {"seeds": [POSITIVE_INT], "test_fraction": [FRACTION], "image_size": [IMAGE_SIZE, None],
               "epochs": [POSITIVE_INT, None], "time_budget": [NON_NEGATIVE, None]})
-    if task not in ("auto", "image", "text"):
-        raise ConfigError(f"unknown task {task!r}.", fix="Pass task='image', 'text' or 'auto'.")
     placement = {"accelerator": accelerator, "devices": devices, "num_nodes": num_nodes, "distributed": distributed}
     modality: Modality
-    if task == "text" or (task == "auto" and is_text_data(data, text_column=text_column)):
+    if data_task(data, task, text_column=text_column) == "text":
         if devices * num_nodes > 1:
             raise ConfigError(f"compare runs texts on one process (devices={devices}, num_nodes={num_nodes}).",
                               fix="Drop devices and num_nodes: they apply to images.")

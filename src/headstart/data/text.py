@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from headstart.data.delimited import DEFAULT_DELIMITERS, sniff_delimiter
-from headstart.errors import DataError
+from headstart.errors import ConfigError, DataError
 
-__all__ = ["LoadReport", "TextDataset", "is_text_data", "load_text_dataset"]
+__all__ = ["LoadReport", "TASKS", "TextDataset", "data_task", "is_text_data", "load_text_dataset"]
+
+TASKS = ("auto", "image", "text")  # what labelled data holds; auto: detected by data_task
 
 _JSON_SUFFIXES = (".jsonl", ".json")
 _TEXT_LIKE = ("text", "sentence", "review", "content", "body", "document", "comment", "message", "tweet",
@@ -97,6 +99,13 @@ def load_text_dataset(path: str | Path, *, text_column: str = "text", label_colu
                         fix="add a subfolder of .txt files per class" if path.is_dir() else
                         "add examples of other classes, or pick the label with --label-column")
     return TextDataset(texts, labels, classes, str(path), report)
+
+
+def data_task(path: str | Path, task: str = "auto", *, text_column: str = "text") -> str:
+    """What ``path`` holds, ``"image"`` or ``"text"``: ``task`` when given, else detected by :func:`is_text_data`."""
+    if task not in TASKS:
+        raise ConfigError(f"unknown task {task!r}.", fix="Pass --task image, text or auto.")
+    return task if task != "auto" else "text" if is_text_data(path, text_column=text_column) else "image"
 
 
 def is_text_data(path: str | Path, *, text_column: str = "text") -> bool:

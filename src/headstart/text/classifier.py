@@ -88,6 +88,7 @@ class TextClassifier(Classifier):
             processes under DDP, started by ``headstart train --devices N``, torchrun or srun, as for images).
     """
 
+    task = "text"
     _fitted_attribute = "model_"
 
     def __init__(self, backbone: str | TextEncoder = "minilm", strategy: str = "auto", *, head: str = "logreg",
@@ -373,7 +374,7 @@ class TextClassifier(Classifier):
         """Write the model bundle (atomically); ``path`` is a file or an existing folder."""
         self._check_fitted()
         payload = {
-            "task": "text",
+            "task": self.task,
             "headstart_version": __version__,
             "classes": self.classes_,
             "backbone": self.backbone_,
