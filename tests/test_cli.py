@@ -1,0 +1,57 @@
+"""The command line's shape: an option shared by several commands means the same in each, and no command's
+``--help`` imports the heavy libraries."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from headstart.cli import build_parser
+
+REPO = Path(__file__).resolve().parents[1]
+PER_COMMAND = {"--out", "--batch-size", "--time-budget", "data"}  # flags whose meaning is each command's own
+
+
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    return next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def test_an_option_shared_by_commands_has_one_help_and_default():
+    seen = defaultdict(dict)  # flag -> command -> what --help and parsing show of it
+    for command, parser in _commands().items():
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            flag = action.option_strings[0] if action.option_strings else action.dest
+            seen[flag][command] = (action.help, action.default, action.type, action.choices and tuple(action.choices),
+                                   action.nargs, type(action).__name__)
+    shared = {flag: by_command for flag, by_command in seen.items() if len(by_command) > 1}
+    assert {"--backbone", "--weights", "--in-chans", "--engine", "--seed", "--tta", "--background", "--devices",
+            "--task", "model"} <= shared.keys()
+    for flag, by_command in shared.items():
+        if flag not in PER_COMMAND:
+            assert len(set(by_command.values())) == 1, (flag, by_command)
+            assert next(iter(by_command.values()))[0], f"{flag} has no help text"
+
+
+def test_every_commands_help_imports_nothing_heavy():
+    code = ("import sys, contextlib, io\nfrom headstart.cli import main\n"
+            f"for command in {sorted(_commands())!r}:\n"
+            "    with contextlib.redirect_stdout(io.StringIO()):\n"
+            "        try: main([command, '--help'])\n"
+            "        except SystemExit: pass\n"
+            "print(sorted(m for m in ('torch', 'timm', 'sklearn', 'lightning', 'transformers', 'numpy') "
+            "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert result.stdout.splitlines() == ["[]"], result.stderr
+
+
+def test_python_m_headstart_is_the_command():
+    result = subprocess.run([sys.executable, "-m", "headstart", "train", "--help"], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert result.returncode == 0 and "--backbone" in result.stdout, result.stderr
