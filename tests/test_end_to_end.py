@@ -44,13 +44,22 @@ def test_api_round_trip_with_partial_fine_tuning_and_grayscale_input(fashion_sma
                                     batch_size=16, progress=False, accelerator="cpu").fit(train_dir, val=test_dir)
     assert clf.training_["epochs_run"] == 2
     assert clf.net_.backbone.in_chans == 1
-    assert clf.net_.backbone.preprocessing.image_size == 64  # 28-px images train at 64 px, not the backbone's 224
+    # partial trains at the backbone's own 224 px: its frozen stages run once per image and view, cached
+    assert clf.net_.backbone.preprocessing.image_size == 224 and clf.training_["cached_prefix"]["cut"] == "blocks.4"
     loaded = headstart.load(clf.save(tmp_path))
     assert (tmp_path / "model.pt").exists()
     files = sorted(test_dir.rglob("*.png"))[:4]
     torch.testing.assert_close(torch.from_numpy(loaded.predict_proba(files)),
                                torch.from_numpy(clf.predict_proba(files)))
-    assert loaded.net_.backbone.preprocessing.image_size == 64
+    assert loaded.net_.backbone.preprocessing.image_size == 224
+
+
+def test_full_fine_tuning_trains_small_images_at_twice_their_size(fashion_small):
+    train_dir, test_dir = fashion_small
+    clf = headstart.ImageClassifier(strategy="full", epochs=1, batch_size=16, progress=False,
+                                    accelerator="cpu").fit(train_dir, val=test_dir)
+    assert clf.net_.backbone.preprocessing.image_size == 64  # 28-px images train at 64 px, not the backbone's 224
+    assert "cached_prefix" not in clf.training_  # nothing is frozen: every step runs the whole network
 
 
 def test_cli_train_evaluate_predict(fashion_small, tmp_path, capsys):

@@ -48,8 +48,9 @@ BACKBONE = option("--backbone", help="registry name; see `headstart backbones` (
 WEIGHTS = option("--weights", help="local weights file for a backbone without bundled weights")
 IN_CHANS = option("--in-chans", type=int, default=3, help="input channels: 1 grayscale, 3 RGB, 4 RGBA")
 IMAGE_SIZE = option("--image-size", type=int,
-                    help="input resolution (default: the backbone's for frozen/multilayer/prototype/knn; for full/"
-                         "scratch twice the images' own, at least 64, at most the backbone's)")
+                    help="input resolution (default: the backbone's for frozen/multilayer/prototype/knn and partial, "
+                         "whose frozen stages run once per image; for full/scratch twice the images' own, at least "
+                         "64, at most the backbone's)")
 BACKGROUND = option("--background", default="white", help="colour for transparent pixels")
 STRICT = option("--strict", action="store_true", help="fail on unreadable images instead of skipping them")
 EPOCHS = option("--epochs", type=int, help="trained strategies: epochs (default: from the data size)")
