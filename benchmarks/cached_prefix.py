@@ -12,6 +12,10 @@ class, EfficientNet-Lite0 at its own 224 px. In the same run:
 
     python benchmarks/cached_prefix.py                         # about 25 min on 2 CPU cores
     python benchmarks/cached_prefix.py --freeze 6 --views 4 --live-epochs 0
+    python benchmarks/cached_prefix.py --epoch-timing          # seconds per epoch only, both ways, 2 epochs each
+
+`--epoch-timing` trains 2 epochs each way per `--freeze` on the same split (the cached views computed by an earlier
+run are read back) and records seconds per epoch only: run it on a quiet machine, as nothing else shares the cores.
 """
 
 from __future__ import annotations
@@ -50,9 +54,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--freeze", default="6,4", help="frozen stages of Lite0's 8, comma-separated")
     parser.add_argument("--views", default="4,1", help="cached views per image, comma-separated")
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--lr", type=float, default=1e-3, help="the head's peak learning rate (the suffix: a tenth)")
     parser.add_argument("--live-epochs", type=int, default=1, help="epochs of today's partial timed (0: skip)")
     parser.add_argument("--work", type=Path, default=HERE / "work" / "cached_prefix")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "cached_prefix.json")
+    parser.add_argument("--epoch-timing", action="store_true", help="only seconds per epoch, cached vs. today's")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     train_dir, test_dir = export(args.work, args.per_class, 100)
@@ -62,6 +68,20 @@ def main(argv: list[str] | None = None) -> None:
     def record(row: dict) -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
+
+    if args.epoch_timing:
+        train, val = stratified_split(check_images(find_images(train_dir)), 0.2, 0)
+        for freeze in map(int, args.freeze.split(",")):
+            for cached in (True, False):
+                backbone = load_backbone("efficientnet_lite0")
+                net = TransferNet(backbone, build_head("linear", backbone.num_features, len(train.classes)))
+                result = fit_network(net, resolve_strategy("partial", len(backbone.stages), freeze), train, val,
+                                     epochs=2, progress=False, cache=EmbeddingCache(cache), cache_prefix=cached)
+                way = "cached prefix" if cached else "today's (whole network each step)"
+                record({"method": f"partial, {way}, freeze {freeze}",
+                        "seconds_per_epoch": result.seconds / result.epochs_run, "cached_prefix": result.cached_prefix})
+        _write(args, argv, rows, started, "cached_prefix_epochs.json")
+        return
 
     # The plain recipe: frozen features + LogisticRegression, what a user writes in ten lines.
     t0 = time.perf_counter()
@@ -83,11 +103,12 @@ def main(argv: list[str] | None = None) -> None:
         for views in map(int, args.views.split(",")):
             prefix.PREFIX_VIEWS = views
             t0 = time.perf_counter()
-            clf = ImageClassifier(strategy="partial", freeze=freeze, epochs=args.epochs, cache=cache,
+            clf = ImageClassifier(strategy="partial", freeze=freeze, epochs=args.epochs, lr=args.lr, cache=cache,
                                   progress=False, logger=None).fit(train_dir)
             training = clf.training_
             cached = training["cached_prefix"]
-            record({"method": f"partial, cached prefix, freeze {freeze}, {views} views",
+            record({"method": f"partial, cached prefix, freeze {freeze}, {views} views, lr {args.lr}, "
+                              f"{args.epochs} epochs at most",
                     "test_accuracy": test_accuracy(clf, test_dir), "val_accuracy": training["val_accuracy"],
                     "seconds": time.perf_counter() - t0, "prefix_seconds": cached["seconds"],
                     "epochs_run": training["epochs_run"],
@@ -101,11 +122,16 @@ def main(argv: list[str] | None = None) -> None:
                                  epochs=args.live_epochs, progress=False, cache_prefix=False)
             record({"method": f"partial, today's (whole network each step), freeze {freeze}",
                     "seconds_per_epoch": result.seconds / result.epochs_run, "epochs_run": result.epochs_run})
+    _write(args, argv, rows, started, args.out.name)
+
+
+def _write(args: argparse.Namespace, argv: list[str] | None, rows: list[dict], started: float, name: str) -> None:
     meta = {"command": "python benchmarks/cached_prefix.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "per_class": args.per_class, "test_per_class": 100, "seconds": time.perf_counter() - started,
             "load_average": os.getloadavg()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    out = args.out.with_name(name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(json.dumps(meta))
 
 
