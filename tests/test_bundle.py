@@ -3,8 +3,10 @@ read is refused by name."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -12,7 +14,9 @@ import headstart
 from headstart.bundle import FORMAT_VERSION, load_bundle
 from headstart.errors import BundleError
 
+REPO = Path(__file__).resolve().parents[1]
 BUNDLES = Path(__file__).parent / "data" / "bundles"
+IMAGE_BUNDLES = sorted(BUNDLES.glob("image-*.pt"))
 
 
 @pytest.mark.parametrize("name", ["text-frozen-0.1.0.pt", "text-scratch-0.1.0.pt"])
@@ -21,6 +25,39 @@ def test_a_bundle_written_by_release_0_1_0_loads_and_predicts(name):
     clf = headstart.load(BUNDLES / name)
     assert clf.classes_ == ["business", "sport"]
     assert clf.predict(["a late goal won the match", "the bank cut interest rates"]) == ["sport", "business"]
+
+
+@pytest.fixture
+def ieee_fp32():
+    """Full float32 convolutions and matrix products on a GPU too (no TF32), as on the CPU that recorded them."""
+    settings = (torch.backends.cudnn.conv, torch.backends.cuda.matmul)
+    before = [setting.fp32_precision for setting in settings]
+    for setting in settings:
+        setting.fp32_precision = "ieee"
+    yield
+    for setting, precision in zip(settings, before):
+        setting.fp32_precision = precision
+
+
+@pytest.mark.parametrize("bundle", IMAGE_BUNDLES, ids=lambda path: path.name)
+def test_an_image_bundle_of_a_release_gives_the_probabilities_it_gave_when_written(bundle, ieee_fp32):
+    """Written by tests/data/bundles/make_image_bundles.py (a 0.1 M-parameter EfficientNet fitted on 24 Fashion-MNIST
+    images, one bundle per strategy), beside the probabilities it gave six test images then (``<bundle>.json``)."""
+    written = json.loads(bundle.with_suffix(".json").read_text())
+    clf = headstart.load(bundle)
+    assert clf.classes_ == written["classes"]
+    probabilities = clf.predict_proba([REPO / image for image in written["images"]])
+    np.testing.assert_allclose(probabilities, written["probabilities"], rtol=0, atol=1e-5)
+
+
+def test_this_format_version_has_image_bundles_written_in_it_kept_beside_the_older_ones():
+    """A format bump must come with bundles of the new release (make_image_bundles.py writes them); the older
+    ones stay, and the test above keeps them loading."""
+    documents = {path.name: torch.load(path, map_location="cpu", weights_only=True) for path in IMAGE_BUNDLES}
+    assert FORMAT_VERSION in {document["format_version"] for document in documents.values()}
+    for name, document in documents.items():  # named by the release that wrote them
+        assert name.endswith(f"-{document['headstart_version']}.pt")
+    assert {document["strategy"]["name"] for document in documents.values()} >= {"frozen", "multilayer", "partial"}
 
 
 def _rewritten(tmp_path: Path, **changes) -> Path:
