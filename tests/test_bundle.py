@@ -60,10 +60,20 @@ def test_this_format_version_has_image_bundles_written_in_it_kept_beside_the_old
     assert {document["strategy"]["name"] for document in documents.values()} >= {"frozen", "multilayer", "partial"}
 
 
-def _rewritten(tmp_path: Path, **changes) -> Path:
-    document = {**load_bundle(BUNDLES / "text-scratch-0.1.0.pt"), **changes}
+def _rewritten(tmp_path: Path, source: str = "text-scratch-0.1.0.pt", **changes) -> Path:
+    document = {**load_bundle(BUNDLES / source), **changes}
     torch.save(document, tmp_path / "model.pt")
     return tmp_path / "model.pt"
+
+
+def test_an_image_model_keeps_the_input_rule_it_was_trained_with(tmp_path):
+    """Not today's registry entry for its architecture: a model trained with another resize keeps it."""
+    document = load_bundle(BUNDLES / "image-frozen-0.1.0.pt")
+    rule = {**document["preprocessing"], "interpolation": "bilinear", "crop_pct": 1.0}
+    loaded = headstart.load(_rewritten(tmp_path, "image-frozen-0.1.0.pt", preprocessing=rule))
+    assert loaded.net_.backbone.preprocessing.to_dict() == rule
+    assert headstart.load(BUNDLES / "image-frozen-0.1.0.pt").net_.backbone.preprocessing.to_dict() \
+        == document["preprocessing"]
 
 
 def test_a_bundle_of_another_format_version_is_refused_naming_both_versions(tmp_path):

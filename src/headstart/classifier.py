@@ -19,6 +19,7 @@ from . import __version__, distributed as dist
 from .analysis import advise
 from .backbones import Backbone, load_backbone
 from .backbones.registry import resolve_spec
+from .backbones.spec import Preprocessing
 from .bundle import bundle_path, save_bundle
 from .data.dataset import ImageDataset, ImageSet, check_images, class_weights, decode_side, find_images, \
     make_transform, native_size, stratified_split, trained_image_size
@@ -370,6 +371,8 @@ class ImageClassifier(Classifier):
         spec = document["backbone"]
         backbone = load_backbone(spec["name"], pretrained=False, in_chans=spec["in_chans"],
                                  image_size=spec["image_size"])
+        # The input rule the model was trained with, not today's registry entry for the architecture.
+        backbone.preprocessing = Preprocessing.from_dict(document["preprocessing"])
         head_spec = document["head"]
         strategy = Strategy(**document["strategy"])
         num_features = document["state_dict"]["head.linear.weight"].shape[1] if strategy.features == "blocks" \
