@@ -12,12 +12,12 @@ The public names are imported on first use (torch and friends take seconds to im
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import TYPE_CHECKING, Any
 
 from .errors import BackboneError, BundleError, ConfigError, DataError, HeadstartError, StorageError
+from .lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -33,13 +33,7 @@ if TYPE_CHECKING:
     from .compare import CompareResult, compare
     from .text.classifier import TextClassifier
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'headstart' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

@@ -5,9 +5,9 @@ The engine and precision names load at once; the rest on first use, so the CLI's
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..lazy import lazy_exports
 from .names import ENGINES, PRECISIONS
 
 _LAZY = {"EmbeddingCache": ".cache", "default_cache_dir": ".cache", "extract_embeddings": ".extract"}
@@ -16,13 +16,7 @@ if TYPE_CHECKING:
     from .cache import EmbeddingCache, default_cache_dir
     from .extract import extract_embeddings
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = ["ENGINES", "EmbeddingCache", "PRECISIONS", "default_cache_dir", "extract_embeddings"]
