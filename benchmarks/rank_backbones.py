@@ -37,12 +37,11 @@ from compare_fashion_mnist import export as export_fashion
 from validate_advice import export_digits, export_faces
 from headstart.analysis.learning_curve import fit_curve
 from headstart.analysis.ranking import rank_backbones
-from headstart.backbones import load_backbone
+from headstart.backbones import SentenceTransformerEncoder, load_backbone, load_text_encoder
 from headstart.data.dataset import check_images, find_images
 from headstart.data.text import TextDataset, load_text_dataset
 from headstart.features import EmbeddingCache, extract_embeddings
 from headstart.heads import fit_head
-from headstart.text.encoders import SentenceTransformerEncoder, load_text_encoder
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work" / "rank_backbones"

@@ -18,10 +18,10 @@ from sentence_transformers import SentenceTransformer, losses
 from sklearn.model_selection import train_test_split
 
 from compare_bbc_news import bbc_folder, subsets
+from headstart.backbones import TEXT_REGISTRY
 from headstart.data.text import load_text_dataset
 from headstart.heads import fit_head
 from headstart.text import load_text_encoder
-from headstart.text.encoders import BUNDLED_ENCODERS
 from headstart.text.finetune import fine_tune_minilm, predict_proba
 
 
@@ -30,7 +30,7 @@ def setfit(texts: list[str], y: np.ndarray, test: list[str], seed: int, iteratio
     """Predicted classes of ``test`` after SetFit's contrastive fine-tuning and a logistic-regression head."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = SentenceTransformer(str(BUNDLED_ENCODERS["minilm"].require("minilm")), device="cpu", local_files_only=True)
+    model = SentenceTransformer(str(TEXT_REGISTRY["minilm"].require()), device="cpu", local_files_only=True)
     pairs = []
     for _ in range(iterations):
         for i in range(len(texts)):

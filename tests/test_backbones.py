@@ -1,4 +1,5 @@
-"""The registry builds real pretrained backbones, adapts their input layer and names their stages."""
+"""The registry lists image and text encoders, builds real pretrained backbones, adapts their input layer and
+names their stages."""
 
 from __future__ import annotations
 
@@ -79,6 +80,23 @@ def test_torchvision_architecture_builds_with_stages():
     assert len(backbone.stages) > 5
 
 
+def test_a_text_encoder_named_as_an_image_backbone_says_so():
+    with pytest.raises(headstart.BackboneError, match="text encoder"):
+        load_backbone("minilm")
+
+
 def test_unknown_backbone_suggests_close_names():
     with pytest.raises(headstart.BackboneError, match="efficientnet_lite0"):
         load_backbone("efficientnet_lite")
+
+
+def test_one_listing_names_the_bundled_image_and_text_encoders_with_their_task():
+    rows = {row["name"]: row for row in headstart.list_backbones()}
+    assert {name: rows[name]["task"] for name in ("efficientnet_lite0", "minilm", "glove-50d")} == {
+        "efficientnet_lite0": "image", "minilm": "text", "glove-50d": "text"}
+    assert all(rows[name]["offline"] for name in ("efficientnet_lite0", "minilm", "glove-50d"))
+    assert not rows["resnet50"]["offline"]
+    assert {row["task"] for row in headstart.list_backbones(task="text")} == {"text"}
+    assert "minilm" not in {row["name"] for row in headstart.list_backbones(task="image")}
+    with pytest.raises(headstart.BackboneError, match="unknown task"):
+        headstart.list_backbones(task="audio")

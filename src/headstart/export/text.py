@@ -41,7 +41,7 @@ class TextProbabilityNet(nn.Module):
 def text_parts(clf: "TextClassifier") -> tuple[TextProbabilityNet, Any, int]:
     """The network, tokenizer and maximum length of a transformer-based text classifier; a clear refusal for
     the others."""
-    from ..text.encoders import SentenceTransformerEncoder
+    from ..backbones.text import SentenceTransformerEncoder
 
     if clf.strategy_ == "full":
         model = clf.model_

@@ -26,6 +26,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from headstart import __version__
+from headstart.backbones.text import TEXT_REGISTRY, VECTOR_PREFIXES, SentenceTransformerEncoder, TextEncoder, \
+    load_text_encoder
 from headstart.bundle import save_bundle
 from headstart.data.duplicates import duplicate_warnings, leakage_warning, training_digests
 from headstart.data.labelled import inverse_frequency_weights, split_indices
@@ -40,8 +42,6 @@ from headstart.strategies import TEXT_STRATEGIES
 from headstart.text import auto
 from headstart.text.baselines import tfidf_logreg
 from headstart.validation import FRACTION, POSITIVE, POSITIVE_INT, SEED, validate
-from headstart.text.encoders import BUNDLED_ENCODERS, VECTOR_PREFIXES, SentenceTransformerEncoder, TextEncoder, \
-    load_text_encoder
 
 if TYPE_CHECKING:
     from headstart.text.finetune import MiniLMClassifier
@@ -441,7 +441,7 @@ def _portable(name: str) -> str:
     if colon and prefix.lower() in VECTOR_PREFIXES:
         return f"{prefix}:{Path(rest).expanduser().resolve()}"
     path = Path(name).expanduser()
-    return str(path.resolve()) if name not in BUNDLED_ENCODERS and path.exists() else name
+    return str(path.resolve()) if name not in TEXT_REGISTRY and path.exists() else name
 
 
 def _split(data: TextDataset, fraction: float, seed: int) -> tuple[TextDataset, TextDataset]:

