@@ -39,7 +39,6 @@ from .loggers import LOGGERS, check_logger
 from .validation import FRACTION, IMAGE_SIZE, NON_NEGATIVE, POSITIVE, POSITIVE_INT, SEED, Options, validate
 
 Data = str | Path | ImageSet
-REFIT_BELOW = 2000  # training images; the head fit's own search switches from k-fold to one hold-out here too
 
 
 class ImageClassifier(Classifier):
@@ -154,9 +153,9 @@ class ImageClassifier(Classifier):
             leakage_warning(self.train_digests_, val_set, role="validation")])))
         started = time.perf_counter()
         # A validation split carved from small data has done its job once it has scored a head fitted on
-        # embeddings; the final head then learns from every image (LogisticRegressionCV refits likewise).
-        # From REFIT_BELOW training images on, a fifth more data moves a linear head little: no second fit.
-        refit = val is None and len(train) < REFIT_BELOW
+        # embeddings; the final head then learns from every image (LogisticRegressionCV refits likewise). At every
+        # size: on 5,000 Fashion-MNIST images the fifth held out was worth 0.6-0.9 points to multilayer.
+        refit = val is None
         self.advice_ = None
         if self.strategy == "auto":
             net, strategy, details = self._fit_auto(train, val_set, refit=refit)
