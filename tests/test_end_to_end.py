@@ -110,3 +110,12 @@ def test_a_time_budget_ends_training_before_its_epochs(fashion_small):
 def test_freeze_without_a_strategy_is_refused_not_ignored(fashion_small, tmp_path):
     with pytest.raises(headstart.ConfigError, match="--strategy partial --freeze 4"):
         headstart.ImageClassifier(freeze=4, progress=False).fit(fashion_small[0])
+
+
+def test_cli_partial_says_what_its_cached_prefix_did(fashion_small, tmp_path, capsys):
+    train_dir, _ = fashion_small
+    assert main(["train", str(train_dir), "--strategy", "partial", "--freeze", "7", "--epochs", "1",
+                 "--image-size", "64", "--out", str(tmp_path / "m")]) == 0
+    printed = capsys.readouterr().out
+    assert "the frozen stages (through blocks.5) ran once on 4 view(s) of each image" in printed
+    assert "then 1 epoch trained only the later stages and the head" in printed

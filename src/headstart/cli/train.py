@@ -82,6 +82,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             console.print("auto: " + advice_paragraph(result["advice"]["reasons"]), highlight=False)
             console.print(f"auto scored: {candidate_scores(result['advice']['candidates'])} -> kept "
                           f"{result['advice']['chosen']}", highlight=False)
+        if "cached_prefix" in result:
+            prefix = result["cached_prefix"]
+            console.print(f"partial: the frozen stages (through {prefix['cut']}) ran once on {prefix['views']} "
+                          f"view(s) of each image ({prefix['seconds']:.1f} s, kept in the embedding cache); then "
+                          f"{result['epochs_run']} epoch{'s' * (result['epochs_run'] != 1)} trained only the later "
+                          f"stages and the head", highlight=False)
         items = unit(clf.task)
         console.print(f"[bold]{strategy}[/] {result['backbone']}: validation accuracy "
                       f"[bold]{clf.val_accuracy_:.1%}[/] on {result.get('val_' + items, '?')} {items}, "
