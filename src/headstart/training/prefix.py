@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..backbones import Backbone
 from ..data.dataset import ImageDataset, ImageSet, decode_side, make_transform
 from ..features.cache import EmbeddingCache, describe_key, file_digests
-from ..features.engine import weights_digest
+from ..features.extract import extractor_description
 from ..heads import fit_head
 from ..model import TransferNet
 from ..progress import progress_bar
@@ -114,10 +114,10 @@ def prefix_activations(backbone: Backbone, split: PrefixSplit, images: ImageSet,
                        progress: bool = True) -> np.ndarray:
     """The prefix's output ``(len(images), views, *split.shape)`` in float16: view 0 the evaluation crop, the
     others augmented; read from ``cache`` where it has them, computed (and cached) otherwise."""
-    description = {"backbone": backbone.name, "weights": weights_digest(backbone), "in_chans": backbone.in_chans,
-                   "preprocessing": backbone.preprocessing.to_dict(), "stage": f"prefix:{split.cut}",
-                   "precision": "fp16", "background": background, "augmentation_seed": seed}
-    keys = [describe_key({**description, "view": view}) for view in range(views)]
+    descriptions = [{**extractor_description(backbone, stage=f"prefix:{split.cut}", tta=False, precision="fp16",
+                                             background=background), "augmentation_seed": seed, "view": view}
+                    for view in range(views)]
+    keys = [describe_key(description) for description in descriptions]
     digests = file_digests(images.paths)
     out = np.zeros((len(images), views, *split.shape), np.float16)
     todo = []
@@ -130,6 +130,9 @@ def prefix_activations(backbone: Backbone, split: PrefixSplit, images: ImageSet,
                 out[i, view] = row.reshape(split.shape)
     if not todo:
         return out
+    if cache is not None:
+        for key, description in zip(keys, descriptions):
+            cache.register(key, description, dim=int(np.prod(split.shape)), dtype="float16")
     dataset = _Views(images, digests, todo, backbone, background, seed)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=loader_workers() if len(todo) > batch_size else 0)
     captured: list[torch.Tensor] = []
@@ -153,7 +156,6 @@ def prefix_activations(backbone: Backbone, split: PrefixSplit, images: ImageSet,
                 for (i, view), row in zip(positions.tolist(), rows):
                     out[i, view] = row
                     if cache is not None:
-                        cache.register(keys[view], {**description, "view": view}, dim=row.size, dtype="float16")
                         cache.put(keys[view], digests[i], row.reshape(-1))
                 advance(len(rows))
     finally:
