@@ -220,12 +220,13 @@ class ImageClassifier(Classifier):
         blocks = [self.embed(backbone, images, "blocks") for images in (train, val_set)]
         self.advice_["embedding_seconds"] = time.perf_counter() - started
         self._check_near_duplicates(backbone, train, val_set, blocks, "blocks")
-        candidates = []
+        candidates, embedded = [], {}
         for name in ("frozen", "multilayer"):
             started = time.perf_counter()
             strategy = resolve_strategy(name, len(backbone.stages))
             features = blocks if name == "multilayer" else [_pooled(backbone, f, "blocks") for f in blocks]
-            net, details = self._fit_on_embeddings(backbone, strategy, train, val_set, features, refit=refit)
+            net, details = self._fit_on_embeddings(backbone, strategy, train, val_set, features, refit=False)
+            embedded[name] = features
             candidates.append((net, strategy, details, time.perf_counter() - started))
         self.advice_["candidates"] = [_scores(*candidate[1:]) for candidate in candidates]
         losses = [details.get("cv_log_loss") for _, _, details, _ in candidates]
@@ -243,6 +244,9 @@ class ImageClassifier(Classifier):
         best = dist.broadcast(max(range(len(candidates)), key=lambda i: (
             candidates[i][2]["val_accuracy"], candidates[i][1].name == advice.strategy, -i)))
         self.advice_["chosen"] = candidates[best][1].name
+        net, strategy, details, _ = candidates[best]
+        if refit and strategy.name in embedded:  # only the kept head learns from the validation split too
+            self._refit(net, details, embedded[strategy.name], train, val_set)
         return candidates[best][:3]
 
     def _checked(self, data: Data, classes: Sequence[str] | None = None) -> ImageSet:
@@ -279,24 +283,37 @@ class ImageClassifier(Classifier):
             raise ConfigError(f"the multilayer strategy fits a logreg head on standardised features, not {kind!r}.",
                               fix="Drop --head, or pass --strategy frozen for a linear or mlp head.")
         train_features, val_features = features
-        labels, val_labels = np.asarray(train.labels), np.asarray(val.labels)
         weights = class_weights(train).numpy() if self.use_class_weights else None
         options = {"standardize": True} if strategy.features == "blocks" else {}
-        head, info = fit_head(kind, train_features, labels, len(train.classes), class_weight=weights, seed=self.seed,
-                              **options)
+        head, info = fit_head(kind, train_features, np.asarray(train.labels), len(train.classes),
+                              class_weight=weights, seed=self.seed, **options)
         with torch.inference_mode():
-            val_accuracy = float(np.mean(head.eval()(torch.from_numpy(val_features)).argmax(1).numpy() == val_labels))
-        if refit:
-            train_features = np.concatenate([train_features, val_features])
-            labels = np.concatenate([labels, val_labels])
-            head, _ = fit_head(kind, train_features, labels, len(train.classes), class_weight=weights, seed=self.seed,
-                               C=info.get("C"), warm_start=head if "C" in info else None, **options)
+            val_accuracy = float(np.mean(head.eval()(torch.from_numpy(val_features)).argmax(1).numpy()
+                                         == np.asarray(val.labels)))
         for parameter in backbone.parameters():
             parameter.requires_grad_(False)
         head_options = {"num_references": len(train_features), "k": info["k"]} if kind == "knn" else {}
-        return TransferNet(backbone, head, strategy.features), {
+        net, details = TransferNet(backbone, head, strategy.features), {
             "kind": kind, "options": head_options, **info, "val_accuracy": val_accuracy,
             "train_images": len(train_features)}
+        if refit:
+            self._refit(net, details, features, train, val)
+        return net, details
+
+    def _refit(self, net: TransferNet, details: dict[str, Any], features: list[np.ndarray], train: ImageSet,
+               val: ImageSet) -> None:
+        """Fit ``net``'s head (fitted on ``train``'s embeddings, ``details`` from :meth:`_fit_on_embeddings`) again
+        on ``train``'s and ``val``'s together: logistic regression keeps its C and starts from the solution so far."""
+        kind = details["kind"]
+        all_features = np.concatenate(features)
+        labels = np.concatenate([np.asarray(train.labels), np.asarray(val.labels)])
+        weights = class_weights(train).numpy() if self.use_class_weights else None
+        options = {"standardize": True} if net.features == "blocks" else {}
+        net.head, _ = fit_head(kind, all_features, labels, len(train.classes), class_weight=weights, seed=self.seed,
+                               C=details.get("C"), warm_start=net.head if "C" in details else None, **options)
+        if kind == "knn":
+            details["options"] = {**details["options"], "num_references": len(all_features)}
+        details["train_images"] = len(all_features)
 
     # -------------------------------------------------------------- predicting
     def predict_proba(self, images: Sequence[str | Path] | ImageSet) -> np.ndarray:
