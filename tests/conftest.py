@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -10,7 +11,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HEADSTART_CACHE", tempfile.mkdtemp(prefix="headstart-test-cache-"))
+if "HEADSTART_CACHE" not in os.environ:  # a cache of this run's own, removed when the run ends (each run made
+    # one of ~300 MB and left it behind: a disk that fills up fails tests far from the cause)
+    os.environ["HEADSTART_CACHE"] = tempfile.mkdtemp(prefix="headstart-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["HEADSTART_CACHE"], ignore_errors=True)
 
 REPO = Path(__file__).resolve().parents[1]
 FASHION = REPO / "examples" / "fashion-mnist-mini"
