@@ -171,3 +171,23 @@ def test_a_corrupted_file_is_not_taken_as_known_readable_from_the_cache(lite0, i
     assert known == [False] + [True] * (len(images) - 1)
     checked = check_images(images, known_readable=known)
     assert len(checked) == len(images) - 1 and checked.skipped[0][0] == str(images.paths[0])
+
+
+def test_capturing_records_each_call_stops_after_a_module_and_always_removes_its_hooks():
+    import torch
+    from torch import nn
+
+    from headstart.features.capture import capturing
+
+    network = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    x = torch.randn(5, 4)
+    with capturing(network, ["0", "2"]) as captured:
+        network(x)
+        assert torch.equal(captured["2"], network(x)) and len(captured.records["0"]) == 2
+    assert captured.order == ["0", "2", "0", "2"]
+    with capturing(network, ["1", "2"], record=lambda _m, inputs, _o: inputs[0].shape, stop_after="1") as stopped:
+        assert stopped.run(network, x) is None  # stopped after the ReLU: the last layer never ran
+    assert stopped.records == {"1": [torch.Size([5, 3])], "2": []}
+    with pytest.raises(ZeroDivisionError), capturing(network, ["0"], record=lambda *_: 1 / 0):
+        network(x)
+    assert all(not module._forward_hooks for module in network.modules())

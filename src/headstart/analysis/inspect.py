@@ -21,6 +21,7 @@ from ..bundle import bundle_path
 from ..data.dataset import check_images, decode_side, find_images, make_transform
 from ..data.images import load_image
 from ..errors import ConfigError
+from ..features.capture import capturing
 from ..plots import save, subplots
 from .similarity import probe_accuracies, stage_statistics
 
@@ -54,20 +55,13 @@ def feature_maps(backbone: Backbone, image: Path, path: Path, per_stage: int = 6
     """The most active channels at an early, a middle and a late stage for ``image``."""
     count = len(backbone.stages)
     chosen = sorted({1, count // 2, count - 2})
-    modules = {i: backbone.body.get_submodule(backbone.stage_module_name(i)) for i in chosen}
-    captured: dict[int, torch.Tensor] = {}
-    handles = [m.register_forward_hook(lambda mod, inp, out, i=i: captured.__setitem__(i, out))
-               for i, m in modules.items()]
-    try:
-        with torch.inference_mode():
-            backbone.eval()(_image_tensor(backbone, image))
-    finally:
-        for handle in handles:
-            handle.remove()
+    modules = {i: backbone.stage_module_name(i) for i in chosen}
+    with capturing(backbone.body, modules.values()) as captured, torch.inference_mode():
+        backbone.eval()(_image_tensor(backbone, image))
     figure, axes = subplots(len(chosen), per_stage + 1, figsize=(2 * (per_stage + 1), 2.1 * len(chosen)))
     original = load_image(image, 3)
     for row, stage in enumerate(chosen):
-        maps = captured[stage][0].float()
+        maps = captured[modules[stage]][0].float()
         strongest = maps.mean(dim=(1, 2)).argsort(descending=True)[:per_stage]
         axes[row, 0].imshow(original)
         axes[row, 0].set_title(f"stage {stage + 1}\n{backbone.stages[stage].name}", fontsize=8)
@@ -119,25 +113,21 @@ def weight_movement(tuned: Backbone, pretrained: Backbone, path: Path) -> tuple[
 def grad_cam(net: nn.Module, image: Path, classes: list[str], path: Path) -> tuple[Path, str]:
     """Grad-CAM of the predicted class at the backbone's last stage, over ``image``."""
     backbone: Backbone = net.backbone
-    layer = backbone.body.get_submodule(backbone.stage_module_name(len(backbone.stages) - 1))
-    store: dict[str, torch.Tensor] = {}
+    layer = backbone.stage_module_name(len(backbone.stages) - 1)
+    gradients: list[torch.Tensor] = []
 
-    def keep(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
-        store["activation"] = output
-        output.register_hook(lambda gradient: store.__setitem__("gradient", gradient))
+    def keep(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> torch.Tensor:
+        output.register_hook(gradients.append)
+        return output
 
-    handle = layer.register_forward_hook(keep)
-    try:
+    with capturing(backbone.body, [layer], record=keep) as captured, torch.enable_grad():
         net.eval()
-        with torch.enable_grad():
-            x = _image_tensor(backbone, image).requires_grad_(True)
-            logits = net(x)
-            predicted = int(logits.argmax(1))
-            logits[0, predicted].backward()
-    finally:
-        handle.remove()
-    weights = store["gradient"].mean(dim=(2, 3), keepdim=True)
-    cam = torch.relu((weights * store["activation"]).sum(1))[0].detach()
+        x = _image_tensor(backbone, image).requires_grad_(True)
+        logits = net(x)
+        predicted = int(logits.argmax(1))
+        logits[0, predicted].backward()
+    weights = gradients[-1].mean(dim=(2, 3), keepdim=True)
+    cam = torch.relu((weights * captured[layer]).sum(1))[0].detach()
     cam = (cam / (cam.max() + 1e-8)).numpy()
     picture = np.asarray(load_image(image, 3).resize((x.shape[3], x.shape[2])))
     figure, axis = subplots(figsize=(4.5, 4.5))

@@ -22,6 +22,7 @@ from torch import nn
 from ..backbones import Backbone
 from ..errors import ConfigError
 from ..atomic import write_atomically
+from .capture import capturing, mean_pooled
 from .layers import BlockFeatures
 from .names import ENGINES, PRECISIONS
 
@@ -44,17 +45,12 @@ class StageOutput(nn.Module):
     def __init__(self, backbone: Backbone, stage: int):
         super().__init__()
         self.backbone = backbone
-        self.module = backbone.body.get_submodule(backbone.stage_module_name(stage))
+        self.stage_module = backbone.stage_module_name(stage)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        captured: list[torch.Tensor] = []
-        handle = self.module.register_forward_hook(lambda m, i, output: captured.append(output))
-        try:
+        with capturing(self.backbone.body, [self.stage_module]) as captured:
             self.backbone(images)
-        finally:
-            handle.remove()
-        output = captured[-1]
-        return output.mean(dim=(2, 3)) if output.ndim == 4 else output.mean(dim=1)
+        return mean_pooled(captured[self.stage_module])
 
 
 class FromPixels(nn.Module):

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..backbones import Backbone
+from .capture import capturing, mean_pooled
 
 POOLS = (1, 2)  # pooled grids per block: 1x1 (C columns) and 2x2 (4C columns)
 _CONTAINERS = (nn.Sequential, nn.ModuleList)
@@ -69,9 +70,8 @@ def _quadrant_means(output: torch.Tensor) -> torch.Tensor:
 
 
 def _pool(output: torch.Tensor, grid: int) -> torch.Tensor:
-    if output.ndim == 3:  # tokens (N, L, C): the mean token, at every grid
-        return output.mean(dim=1)
-    return output.mean(dim=(2, 3)) if grid == 1 else _quadrant_means(output)
+    """``output`` pooled to ``grid``×``grid``; tokens ``(N, L, C)``: the mean token, at every grid."""
+    return mean_pooled(output) if output.ndim == 3 or grid == 1 else _quadrant_means(output)
 
 
 class BlockFeatures(nn.Module):
@@ -95,15 +95,10 @@ class BlockFeatures(nn.Module):
 
 def _run_capturing(backbone: Backbone, blocks: list[str],
                    images: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """``backbone(images)`` and the output of each of ``blocks`` on the way."""
-    captured: dict[str, torch.Tensor] = {}
-    handles = [backbone.body.get_submodule(name).register_forward_hook(
-        lambda module, inputs, output, name=name: captured.__setitem__(name, output)) for name in blocks]
-    try:
-        return captured, backbone(images)
-    finally:
-        for handle in handles:
-            handle.remove()
+    """``backbone(images)`` and the (last) output of each of ``blocks`` on the way."""
+    with capturing(backbone.body, blocks) as captured:
+        pooled = backbone(images)
+    return {name: captured[name] for name in blocks}, pooled
 
 
 def _grids(output: torch.Tensor) -> tuple[int, ...]:

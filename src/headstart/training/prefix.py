@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..backbones import Backbone
 from ..data.dataset import ImageDataset, ImageSet, decode_side, make_transform
+from ..features.capture import capturing
 from ..features.cache import EmbeddingCache, describe_key, file_digests
 from ..features.extract import extractor_description
 from ..heads import fit_head
@@ -50,46 +51,36 @@ class PrefixSplit:
     shape: tuple[int, ...]  # one image's prefix output (C, H, W)
 
 
-class _PrefixDone(Exception):
-    """Raised by the cut's hook: nothing after the prefix needs computing."""
-
-
 def split_prefix(backbone: Backbone, frozen_stages: int) -> PrefixSplit | None:
     """The split after ``frozen_stages`` stages, or ``None`` when none is frozen, all are, or the suffix run on
     the prefix's output does not reproduce the network's output (within 1e-4) on a probe image."""
     if not 0 < frozen_stages < len(backbone.stages):
         return None
     cut = backbone.stage_module_name(frozen_stages - 1)
-    modules = dict(backbone.body.named_modules())
-    finished: list[str] = []
-    captured: list[torch.Tensor] = []
-    hooks = [module.register_forward_hook(lambda _m, _i, _o, name=name: finished.append(name))
-             for name, module in modules.items() if name]
-    hooks.append(modules[cut].register_forward_hook(lambda _m, _i, output: captured.append(output)))
     side = backbone.preprocessing.image_size
     probe = torch.randn(2, backbone.in_chans, side, side, generator=torch.Generator().manual_seed(0))
     was_training = backbone.training
     backbone.eval()
     try:
-        with torch.inference_mode():
+        with capturing(backbone.body, (name for name, _ in backbone.body.named_modules() if name),
+                       record=lambda *_: None) as modules, capturing(backbone.body, [cut]) as captured, \
+                torch.inference_mode():
             expected = backbone(probe)
-        for hook in hooks:
-            hook.remove()
-        if len(captured) != 1 or not isinstance(captured[0], torch.Tensor):  # the cut ran twice, or not a tensor
+        outputs = captured.records[cut]
+        if len(outputs) != 1 or not isinstance(outputs[0], torch.Tensor):  # the cut ran twice, or not a tensor
             return None
+        finished = modules.order
         before = set(finished[:finished.index(cut) + 1])
         skipped = tuple(name for name in finished[:finished.index(cut) + 1]
                         if not any(name.startswith(f"{other}.") for other in before))
-        split = PrefixSplit(cut, tuple(dict.fromkeys(skipped)), tuple(captured[0].shape[1:]))
+        split = PrefixSplit(cut, tuple(dict.fromkeys(skipped)), tuple(outputs[0].shape[1:]))
         try:
             with torch.inference_mode(), skipping(backbone, split):
-                rebuilt = backbone(captured[0])
+                rebuilt = backbone(outputs[0])
         except (RuntimeError, ValueError, TypeError, IndexError):  # the rest of the forward expects other inputs
             return None
         return split if rebuilt.shape == expected.shape and torch.allclose(rebuilt, expected, atol=1e-4) else None
     finally:
-        for hook in hooks:
-            hook.remove()
         backbone.train(was_training)
 
 
@@ -135,31 +126,20 @@ def prefix_activations(backbone: Backbone, split: PrefixSplit, images: ImageSet,
             cache.register(key, description, dim=int(np.prod(split.shape)), dtype="float16")
     dataset = _Views(images, digests, todo, backbone, background, seed)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=loader_workers() if len(todo) > batch_size else 0)
-    captured: list[torch.Tensor] = []
-
-    def stop(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
-        captured.append(output)
-        raise _PrefixDone
-
-    hook = backbone.body.get_submodule(split.cut).register_forward_hook(stop)
     was_training = backbone.training
     backbone.eval()
     try:
         with progress_bar(len(todo), f"frozen stages of {backbone.name}, {views} views", enabled=progress) as advance, \
-                torch.inference_mode():
+                capturing(backbone.body, [split.cut], stop_after=split.cut) as captured, torch.inference_mode():
             for pixels, positions in loader:
-                try:
-                    backbone(pixels.contiguous(memory_format=torch.channels_last))
-                except _PrefixDone:
-                    pass
-                rows = captured.pop().to(torch.float16).contiguous().numpy()
+                captured.run(backbone, pixels.contiguous(memory_format=torch.channels_last))
+                rows = captured.records[split.cut].pop().to(torch.float16).contiguous().numpy()
                 for (i, view), row in zip(positions.tolist(), rows):
                     out[i, view] = row
                     if cache is not None:
                         cache.put(keys[view], digests[i], row.reshape(-1))
                 advance(len(rows))
     finally:
-        hook.remove()
         backbone.train(was_training)
     return out
 
