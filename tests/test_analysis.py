@@ -63,6 +63,81 @@ def test_probe_accuracy_rises_from_the_stem_to_late_stages(lite0):
     assert max(accuracies) > 0.6  # 10 classes: chance is 0.1
 
 
+def _batch_statistics_shift(backbone, images) -> list[float | None]:
+    """The BatchNorm shift as advise measured it before the cache: each layer's input mean and variance summed over
+    every batch, position and image at once."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from headstart.analysis.similarity import _gaussian_kl
+    from headstart.data.dataset import ImageDataset, decode_side, make_transform
+
+    layers = {name: module for name, module in backbone.body.named_modules()
+              if isinstance(module, torch.nn.BatchNorm2d) and module.running_mean is not None}
+    sums = {name: [0.0, 0.0, 0] for name in layers}
+
+    def record(name):
+        def hook(_module, inputs, _output):
+            x = inputs[0].float()
+            sums[name][0] += x.sum([0, 2, 3])
+            sums[name][1] += (x * x).sum([0, 2, 3])
+            sums[name][2] += x.numel() // x.shape[1]
+        return hook
+
+    handles = [module.register_forward_hook(record(name)) for name, module in layers.items()]
+    preprocessing = backbone.preprocessing
+    loader = DataLoader(ImageDataset(images, make_transform(preprocessing, train=False), backbone.in_chans,
+                                     min_side=decode_side(preprocessing)), batch_size=4)
+    with torch.inference_mode():
+        for batch, _ in loader:
+            backbone.eval()(batch)
+    for handle in handles:
+        handle.remove()
+    per_layer = {}
+    for name, (total, squares, count) in sums.items():
+        mean = total / count
+        per_layer[name] = float(_gaussian_kl(mean, squares / count - mean ** 2, layers[name].running_mean,
+                                             layers[name].running_var).mean())
+    shifts = []
+    for stage in backbone.stages:
+        owners = {n.rsplit(".", 1)[0] for n in stage.parameter_names}
+        values = [value for name, value in per_layer.items() if name in owners]
+        shifts.append(float(np.mean(values)) if values else None)
+    return shifts
+
+
+def test_the_cached_batchnorm_shift_is_the_one_measured_over_whole_batches(lite0, photos, tmp_path):
+    from headstart.analysis import stage_statistics
+    from headstart.features.cache import EmbeddingCache
+
+    images = find_images(photos)
+    expected = _batch_statistics_shift(lite0, images)
+    cache = EmbeddingCache(tmp_path / "cache")
+    cold, cold_features = stage_statistics(lite0, images, cache=cache)
+    written = cache.written
+    warm, warm_features = stage_statistics(lite0, images, cache=cache)
+    assert written == len(images) * len(lite0.stages) and cache.written == written  # read back: nothing new
+    assert cold == warm and all(np.array_equal(a, b) for a, b in zip(cold_features, warm_features))
+    assert all(s is not None for s in expected) and np.allclose(warm, expected, rtol=0, atol=1e-5)
+    assert [f.shape for f in warm_features] == [f.shape for f in stage_features(lite0, images)]
+
+
+def test_a_second_advice_on_the_same_images_runs_no_network_and_advises_the_same(fashion_small, tmp_path,
+                                                                                 monkeypatch):
+    from headstart.backbones import Backbone
+    from headstart.features.cache import EmbeddingCache
+
+    forward, calls = Backbone.forward, []
+    monkeypatch.setattr(Backbone, "forward", lambda self, images: calls.append(len(images)) or forward(self, images))
+    cache = EmbeddingCache(tmp_path / "cache")
+    first = headstart.advise(fashion_small[0], sample_per_class=8, can_fine_tune=False, cache=cache)
+    assert calls and cache.written == 3 * 8 * len(first.stages)
+    calls.clear()
+    second = headstart.advise(fashion_small[0], sample_per_class=8, can_fine_tune=False, cache=cache)
+    assert calls == [] and cache.written == 3 * 8 * len(first.stages)
+    assert second.to_dict() == first.to_dict()
+
+
 def _evidence(shift: float, probe: float, count: int = 8) -> list[StageEvidence]:
     return [StageEvidence(f"s{i}", shift, probe) for i in range(count)]
 

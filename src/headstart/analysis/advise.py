@@ -16,7 +16,7 @@ import numpy as np
 from ..backbones import load_backbone
 from ..data.dataset import ImageSet, check_images, find_images
 from ..data.text import TextDataset, data_task, load_text_dataset
-from ..features.cache import EmbeddingCache
+from ..features.cache import EmbeddingCache, open_cache
 from ..runtime import pick_device
 from ..validation import POSITIVE_INT, SEED, validate
 from .ranking import Ranking, rank_backbones
@@ -201,12 +201,14 @@ def advise(data: str | Path | ImageSet | TextDataset, *, backbone: str | None = 
     """Measure the data (a sample of ``sample_per_class`` images per class) and recommend a strategy.
 
     ``backbone``: the one to measure (default ``efficientnet_lite0``, or with ``backbones`` the top-ranked);
-    ``backbones``: ``"all"`` or names to rank by LogME on every example's frozen features (read from and written to
-    the embedding ``cache``), with each one's probe accuracy, cost and learning curve, and the next step in words
+    ``backbones``: ``"all"`` or names to rank by LogME on every example's frozen features, with each one's probe
+    accuracy, cost and learning curve, and the next step in words
     (texts are always ranked: ``backbones``, else ``backbone``, else ``"all"``: MiniLM and GloVe);
     ``weights``: a local weights file for ``backbone`` when it has no bundled weights (as ``--weights``);
     ``can_fine_tune``: see :func:`recommend` (default: whether this machine has a GPU);
-    ``task``: ``image``, ``text`` or ``auto`` (from ``data``); ``text_column``/``label_column``: a text table's."""
+    ``task``: ``image``, ``text`` or ``auto`` (from ``data``); ``text_column``/``label_column``: a text table's;
+    ``cache``: the embedding cache the ranking's features and the sample's stage measurements are read from and
+    written to (a second advice on the same images runs no network)."""
     validate({"in_chans": in_chans, "sample_per_class": sample_per_class, "seed": seed},
              {"in_chans": [POSITIVE_INT], "sample_per_class": [POSITIVE_INT], "seed": [SEED]})
     text = isinstance(data, TextDataset) or (
@@ -219,15 +221,16 @@ def advise(data: str | Path | ImageSet | TextDataset, *, backbone: str | None = 
     if can_fine_tune is None:
         can_fine_tune = pick_device("auto").type != "cpu"
     images = data if isinstance(data, ImageSet) else check_images(find_images(data), in_chans=in_chans)
+    store = open_cache(cache)
     ranking = None
     if backbones is not None:
-        ranking = rank_backbones(images, backbones, task="image", in_chans=in_chans, seed=seed, cache=cache,
+        ranking = rank_backbones(images, backbones, task="image", in_chans=in_chans, seed=seed, cache=store,
                                  weights={backbone: weights} if backbone and weights else None, progress=progress)
     backbone = backbone or (ranking.best.name if ranking else "efficientnet_lite0")
     counts = list(images.class_counts().values())
     sample = _sample(images, sample_per_class, seed)
     network = load_backbone(backbone, in_chans=in_chans, weights=weights)
-    shifts, features = stage_statistics(network, sample, features=probe)
+    shifts, features = stage_statistics(network, sample, features=probe, cache=store)
     probes = probe_accuracies(features, np.asarray(sample.labels), seed=seed) if probe else [None] * len(shifts)
     evidence = [StageEvidence(stage.name, shift, accuracy)
                 for stage, shift, accuracy in zip(network.stages, shifts, probes)]

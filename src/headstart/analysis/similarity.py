@@ -3,7 +3,9 @@
 * BatchNorm-statistics shift: the pretrained BatchNorm layers hold the source data's per-channel
   activation mean and variance. For the new images we measure the same statistics at the same
   layers and take the KL divergence between the two Gaussians, averaged over channels and over
-  the layers of each stage. Near zero: the stage sees activations like the ones it was trained on.
+  the layers of each stage. Near zero: the stage sees activations like the ones it was trained on. The data's
+  mean and variance come from per-image moments (the mean of each channel and of its square), which the
+  embedding cache keeps per image, so a second measurement of the same images runs no network.
 * Linear-probe transferability: cross-validated accuracy of a logistic regression on each stage's
   average-pooled features.
 """
@@ -23,6 +25,9 @@ from torch.utils.data import DataLoader
 
 from ..backbones import Backbone
 from ..data.dataset import ImageDataset, ImageSet, decode_side, make_transform
+from ..features.cache import EmbeddingCache, describe_key, file_digests
+from ..features.capture import capturing, mean_pooled
+from ..features.extract import extractor_description
 
 
 @dataclass
@@ -43,62 +48,89 @@ def _gaussian_kl(mean_p: torch.Tensor, var_p: torch.Tensor, mean_q: torch.Tensor
     return 0.5 * (torch.log(var_q / var_p) + (var_p + (mean_p - mean_q) ** 2) / var_q - 1.0)
 
 
-def stage_statistics(backbone: Backbone, images: ImageSet, *, batch_size: int = 32,
-                     features: bool = True) -> tuple[list[float | None], list[np.ndarray]]:
-    """One forward pass over ``images`` giving both measurements: :func:`batchnorm_shift`'s per-stage shifts and
-    (with ``features``) :func:`stage_features`' pooled outputs of every stage."""
+def stage_statistics(backbone: Backbone, images: ImageSet, *, batch_size: int = 32, features: bool = True,
+                     cache: EmbeddingCache | None = None) -> tuple[list[float | None], list[np.ndarray]]:
+    """Both measurements from one forward pass over ``images``: :func:`batchnorm_shift`'s per-stage shifts and
+    (with ``features``) :func:`stage_features`' pooled outputs of every stage. With a ``cache``, what it holds of
+    each image (per stage: the pooled output and the per-channel moments of each BatchNorm layer's input) is read
+    back, and only the other images run through the network."""
     backbone = backbone.eval()
-    layers = {name: module for name, module in backbone.body.named_modules()
-              if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.running_mean is not None}
-    stage_modules = [backbone.body.get_submodule(backbone.stage_module_name(i)) for i in range(len(backbone.stages))]
-    sums: dict[str, list[torch.Tensor]] = {}
-    outputs: list[list[np.ndarray]] = [[] for _ in stage_modules]
+    layers = _batchnorm_layers(backbone)
+    rows = _cached_rows(backbone, images, layers, batch_size, cache) if cache is not None else \
+        _measure(backbone, images, layers, batch_size)
+    per_stage: list[float | None] = []
+    pooled: list[np.ndarray] = []
+    for stage_rows, stage_layers in zip(rows, layers):
+        offset = stage_rows.shape[1] - 2 * sum(module.num_features for _, module in stage_layers)
+        pooled.append(stage_rows[:, :offset])
+        shifts = []
+        for _, module in stage_layers:
+            width = module.num_features
+            mean, square = (torch.from_numpy(stage_rows[:, start:start + width].mean(0, dtype=np.float64))
+                            for start in (offset, offset + width))
+            kl = _gaussian_kl(mean, square - mean ** 2, module.running_mean.double(), module.running_var.double())
+            shifts.append(float(kl.mean()))
+            offset += 2 * width
+        per_stage.append(float(np.mean(shifts)) if shifts else None)
+    return per_stage, pooled if features else []
 
-    def statistics(name: str):
-        def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-            x = inputs[0].float()
-            dims = [0, 2, 3] if x.ndim == 4 else [0]
-            count = x.numel() / x.shape[1]
-            total, squares = x.sum(dims), (x * x).sum(dims)
-            if name in sums:
-                sums[name][0] += total
-                sums[name][1] += squares
-                sums[name][2] += count
-            else:
-                sums[name] = [total, squares, torch.tensor(count)]
-        return record
 
-    def pooled(index: int):
-        def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-            pooled_output = output.mean(dim=(2, 3)) if output.ndim == 4 else output.mean(dim=1)
-            outputs[index].append(pooled_output.float().numpy())
-        return record
+def _batchnorm_layers(backbone: Backbone) -> list[list[tuple[str, nn.Module]]]:
+    """Per stage: its BatchNorm layers that hold the source's statistics, by name inside ``body``."""
+    layers = [(name, module) for name, module in backbone.body.named_modules()
+              if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.running_mean is not None]
+    owners = [{name.rsplit(".", 1)[0] for name in stage.parameter_names} for stage in backbone.stages]
+    return [[(name, module) for name, module in layers if name in stage_owners] for stage_owners in owners]
 
-    handles = [module.register_forward_hook(statistics(name)) for name, module in layers.items()]
-    if features:
-        handles += [module.register_forward_hook(pooled(i)) for i, module in enumerate(stage_modules)]
+
+def _moments(_module: nn.Module, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> torch.Tensor:
+    """Per image: the mean of a layer's input per channel, then the mean of its square ``(N, 2C)``."""
+    x = inputs[0].float()
+    positions = tuple(range(2, x.ndim))  # none for (N, C)
+    return torch.cat([x.mean(positions), (x * x).mean(positions)], dim=1) if positions else torch.cat([x, x * x], 1)
+
+
+def _measure(backbone: Backbone, images: ImageSet, layers: list[list[tuple[str, nn.Module]]],
+             batch_size: int) -> list[np.ndarray]:
+    """Per stage, a float32 row per image: the stage's average-pooled output, then :func:`_moments` of each of its
+    BatchNorm ``layers``' inputs (averaged over the calls of a layer run more than once per forward pass)."""
+    stages = [backbone.stage_module_name(i) for i in range(len(backbone.stages))]
     loader = DataLoader(ImageDataset(images, make_transform(backbone.preprocessing, train=False), backbone.in_chans,
                                      min_side=decode_side(backbone.preprocessing)),
                         batch_size=batch_size)
-    try:
-        with torch.inference_mode():
-            for batch, _ in loader:
-                backbone(batch.contiguous(memory_format=torch.channels_last))
-    finally:
-        for handle in handles:
-            handle.remove()
-    shift_per_layer = {}
-    for name, (total, squares, count) in sums.items():
-        mean = total / count
-        var = squares / count - mean ** 2
-        module = layers[name]
-        shift_per_layer[name] = float(_gaussian_kl(mean, var, module.running_mean, module.running_var).mean())
-    per_stage: list[float | None] = []
-    for stage in backbone.stages:
-        owners = {n.rsplit(".", 1)[0] for n in stage.parameter_names}
-        values = [v for name, v in shift_per_layer.items() if name in owners]
-        per_stage.append(float(np.mean(values)) if values else None)
-    return per_stage, [np.concatenate(chunks) for chunks in outputs] if features else []
+    rows: list[list[np.ndarray]] = [[] for _ in stages]
+    with capturing(backbone.body, [name for stage_layers in layers for name, _ in stage_layers],
+                   record=_moments) as moments, \
+            capturing(backbone.body, stages, record=lambda _m, _i, output: mean_pooled(output).float()) as pooled, \
+            torch.inference_mode():
+        for batch, _ in loader:
+            backbone(batch.contiguous(memory_format=torch.channels_last))
+            for index, (stage, stage_layers) in enumerate(zip(stages, layers)):
+                parts = [pooled[stage], *(torch.stack(moments.records[name]).mean(0) for name, _ in stage_layers)]
+                rows[index].append(torch.cat(parts, dim=1).numpy())
+            for records in (*moments.records.values(), *pooled.records.values()):
+                records.clear()
+    return [np.concatenate(chunks) for chunks in rows]
+
+
+def _cached_rows(backbone: Backbone, images: ImageSet, layers: list[list[tuple[str, nn.Module]]], batch_size: int,
+                 cache: EmbeddingCache) -> list[np.ndarray]:
+    """:func:`_measure`'s rows, read from ``cache`` (an extractor key per stage) where it has every stage's row of
+    an image, measured (and cached) for the other images."""
+    base = extractor_description(backbone, stage="statistics", tta=False, precision="fp32", background="white")
+    descriptions = [{**base, "stage": f"statistics:{index}"} for index in range(len(backbone.stages))]
+    keys = [describe_key(description) for description in descriptions]
+    digests = file_digests(images.paths)
+    found = [[cache.get(key, digest) for key in keys] for digest in digests]
+    todo = [i for i, rows in enumerate(found) if any(row is None for row in rows)]
+    if todo:
+        measured = _measure(backbone, images.subset(todo), layers, batch_size)
+        for key, description, stage_rows in zip(keys, descriptions, measured):
+            cache.register(key, description, dim=stage_rows.shape[1])
+            cache.put_many(key, ((digests[i], row) for i, row in zip(todo, stage_rows)))
+        for position, i in enumerate(todo):
+            found[i] = [stage_rows[position] for stage_rows in measured]
+    return [np.stack([rows[index] for rows in found]) for index in range(len(keys))]
 
 
 def batchnorm_shift(backbone: Backbone, images: ImageSet, *, batch_size: int = 32) -> list[float | None]:

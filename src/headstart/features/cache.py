@@ -7,7 +7,8 @@ place, so an interrupted write leaves nothing readable behind and two processes 
 entry at once both leave a whole file. What is read back is checked (a float32 vector of the
 extractor's recorded length and dtype, every value finite); anything else counts as absent, so it is computed
 again and overwritten. Besides pooled embeddings (float32), the cache keeps the frozen prefix activations of
-``partial`` fine-tuning (float16, flattened; see ``training.prefix``).
+``partial`` fine-tuning (float16, flattened; see ``training.prefix``) and what ``advise`` measures at each stage
+(float32; see ``analysis.similarity``).
 """
 
 from __future__ import annotations
@@ -40,10 +41,13 @@ def default_cache_dir() -> Path:
     return Path(base) / "headstart"
 
 
-def open_cache(setting: bool | str | Path) -> "EmbeddingCache | None":
-    """The cache a ``cache=`` setting names: ``True`` the default folder, ``False`` none, else that folder."""
+def open_cache(setting: "bool | str | Path | EmbeddingCache") -> "EmbeddingCache | None":
+    """The cache a ``cache=`` setting names: ``True`` the default folder, ``False`` none, a cache itself, else that
+    folder."""
     if setting is False:
         return None
+    if isinstance(setting, EmbeddingCache):
+        return setting
     return EmbeddingCache(None if setting is True else setting)
 
 
