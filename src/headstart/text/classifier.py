@@ -123,15 +123,13 @@ class TextClassifier(Classifier):
         self.encoder_ = self._encoder()
         (features, notes), (val_features, val_notes) = self._embed(train.texts), self._embed(val.texts)
         details = self._fit_on_embeddings((features, y), (val_features, self._label_ids(val)), refit=refit)
-        return {**details, **{key: count + val_notes[key] for key, count in notes.items()}}
+        return {**details, **_counted(notes, val_notes)}
 
     def _scored(self, details: dict[str, Any], val: TextDataset) -> dict[str, Any]:
         """``details`` with the kept model's accuracy on ``val``, and its texts cut or without a known word
         counted in."""
         probabilities, notes = self._predict(val.texts)
-        for key, count in notes.items():
-            details[key] = details.get(key, 0) + count
-        return {**details, "val_accuracy": float(np.mean(probabilities.argmax(1) == self._label_ids(val)))}
+        return {**details, **_counted(details, notes), "val_accuracy": float(np.mean(probabilities.argmax(1) == self._label_ids(val)))}
 
     def _holds_out(self) -> bool:
         return self.strategy != "auto"  # auto learns from every text, scored by cross-fitting
@@ -404,6 +402,11 @@ def _portable(name: str) -> str:
         return f"{prefix}:{Path(rest).expanduser().resolve()}"
     path = Path(name).expanduser()
     return str(path.resolve()) if name not in TEXT_REGISTRY and path.exists() else name
+
+
+def _counted(counts: dict[str, Any], more: dict[str, int]) -> dict[str, int]:
+    """The counts of texts cut or without a known word in ``more`` added to those in ``counts``."""
+    return {key: counts.get(key, 0) + count for key, count in more.items()}
 
 
 def _encoder_notes(encoder: TextEncoder) -> dict[str, int]:
