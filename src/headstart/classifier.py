@@ -284,8 +284,8 @@ class ImageClassifier(Classifier):
 
     def _predict(self, images: ImageSet) -> tuple[np.ndarray, dict[str, int]]:
         if self.strategy_.on_embeddings:  # the backbone is fixed: reuse cached embeddings
-            return head_probabilities(self.net_.head, self.embed(self.net_.backbone, images,
-                                                                 self.strategy_.features)), {}
+            features = self.embed(self.net_.backbone, images, self.strategy_.features)
+            return head_probabilities(self.net_.head, features), {}
         preprocessing = self.net_.backbone.preprocessing
         dataset = ImageDataset(images, make_transform(preprocessing, train=False), self.net_.backbone.in_chans,
                                self.background, min_side=decode_side(preprocessing))
