@@ -59,7 +59,8 @@ def test_images_and_texts_with_the_same_labels_split_into_the_same_indices():
     images = ImageSet([Path(f"{i}.png") for i in range(len(names))], [classes.index(n) for n in names], classes, "x")
     texts = TextDataset([f"text {i}" for i in range(len(names))], names, classes, "x.csv")
     for seed in (0, 1, 2):
-        (image_train, image_val), (text_train, text_val) = (stratified_split(data, 0.3, seed) for data in (images, texts))
+        image_train, image_val = stratified_split(images, 0.3, seed)
+        text_train, text_val = stratified_split(texts, 0.3, seed)
         assert [int(p.stem) for p in image_val.paths] == [int(t.split()[1]) for t in text_val.texts]
         assert [int(p.stem) for p in image_train.paths] == [int(t.split()[1]) for t in text_train.texts]
         assert image_val.label_names() == text_val.labels and set(text_val.labels) == set(classes)

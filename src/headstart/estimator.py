@@ -46,7 +46,9 @@ class Classifier(ABC):
 
     # ----------------------------------------------------------------- fitting
     def fit(self, data: Any, val: Any = None) -> Self:
-        """Learn from labelled data; ``val`` (the same forms) replaces the stratified validation split."""
+        """Learn from labelled data (images: a class-folder root, a CSV or an ``ImageSet``; texts: a CSV/TSV/JSON
+        Lines/JSON file, a folder of ``<class>/*.txt`` or a ``TextDataset``); ``val`` (the same forms) replaces the
+        stratified validation split."""
         self._check_config()
         dataset = self._load(data)
         self.classes_ = list(dataset.classes)

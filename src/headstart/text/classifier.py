@@ -129,7 +129,8 @@ class TextClassifier(Classifier):
         """``details`` with the kept model's accuracy on ``val``, and its texts cut or without a known word
         counted in."""
         probabilities, notes = self._predict(val.texts)
-        return {**details, **_counted(details, notes), "val_accuracy": float(np.mean(probabilities.argmax(1) == self._label_ids(val)))}
+        accuracy = float(np.mean(probabilities.argmax(1) == self._label_ids(val)))
+        return {**details, **_counted(details, notes), "val_accuracy": accuracy}
 
     def _holds_out(self) -> bool:
         return self.strategy != "auto"  # auto learns from every text, scored by cross-fitting
@@ -351,8 +352,7 @@ class TextClassifier(Classifier):
         return np.array([index[label] for label in data.labels], dtype=np.int64)
 
     def _describe_load(self, dataset: TextDataset) -> dict[str, Any]:
-        """Rows read, kept and skipped (with ``truncated_texts`` and ``texts_without_known_words`` from predicting,
-        what ``evaluate`` adds for texts)."""
+        """Rows read, kept and skipped."""
         return {"data": {**asdict(dataset.report), "kept": dataset.report.kept, "summary": dataset.report.summary()}}
 
     # ------------------------------------------------------------- persisting
