@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 
 import headstart
-from headstart.data.dataset import check_images, find_images, stratified_split
+from headstart.data.dataset import ImageSet, check_images, find_images, stratified_split
 from headstart.data.images import load_image
+from headstart.data.text import TextDataset
 
 
 def _folder(root: Path, counts: dict[str, int]) -> Path:
@@ -50,6 +51,19 @@ def test_stratified_split_is_seeded_and_keeps_every_class(tmp_path):
     assert train.paths == again.paths
     assert set(val.labels) == {0, 1, 2} and set(train.labels) == {0, 1, 2}
     assert not set(train.paths) & set(val.paths)
+
+
+def test_images_and_texts_with_the_same_labels_split_into_the_same_indices():
+    names = ["b", "a", "c", "a", "b", "a", "c", "b", "a", "c", "b", "a", "a", "b"]
+    classes = sorted(set(names))
+    images = ImageSet([Path(f"{i}.png") for i in range(len(names))], [classes.index(n) for n in names], classes, "x")
+    texts = TextDataset([f"text {i}" for i in range(len(names))], names, classes, "x.csv")
+    for seed in (0, 1, 2):
+        image_train, image_val = stratified_split(images, 0.3, seed)
+        text_train, text_val = stratified_split(texts, 0.3, seed)
+        assert [int(p.stem) for p in image_val.paths] == [int(t.split()[1]) for t in text_val.texts]
+        assert [int(p.stem) for p in image_train.paths] == [int(t.split()[1]) for t in text_train.texts]
+        assert image_val.label_names() == text_val.labels and set(text_val.labels) == set(classes)
 
 
 def test_csv_with_relative_paths(tmp_path):

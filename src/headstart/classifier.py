@@ -15,23 +15,21 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from . import __version__, distributed as dist
+from . import distributed as dist
 from .analysis import advise
 from .backbones import Backbone, load_backbone
 from .backbones.registry import resolve_spec
 from .backbones.spec import Preprocessing
-from .bundle import bundle_path, save_bundle
-from .data.dataset import ImageDataset, ImageSet, check_images, class_weights, decode_side, find_images, \
-    make_transform, native_size, stratified_split, trained_image_size
-from .data.duplicates import duplicate_warnings, leakage_warning, near_duplicate_warnings, training_digests
+from .data.dataset import ImageDataset, ImageSet, check_images, decode_side, find_images, make_transform, \
+    native_size, trained_image_size
+from .data.duplicates import near_duplicate_warnings
 from .data.images import is_image_file
 from .errors import ConfigError, DataError
-from .estimator import Classifier
-from .evaluation import summarize
+from .estimator import Classifier, Examples, head_probabilities
 from .features import extract_embeddings
 from .features.cache import open_cache
 from .features.layers import block_layout
-from .heads import build_head, fit_head
+from .heads import build_head
 from .model import MirrorAveraged, TransferNet
 from .runtime import loader_workers, pick_device
 from .strategies import EMBEDDING_STRATEGIES, Strategy, extraction_stage, resolve_strategy
@@ -85,7 +83,7 @@ class ImageClassifier(Classifier):
         progress: show progress bars.
     """
 
-    task = "image"
+    task, unit, refit_on_split = "image", "images", True
     _parameter_constraints = {"epochs": [POSITIVE_INT, None], "time_budget": [NON_NEGATIVE, None], "lr": [POSITIVE],
                               "batch_size": [POSITIVE_INT], "image_size": [IMAGE_SIZE, None],
                               "in_chans": [POSITIVE_INT], "val_fraction": [FRACTION], "seed": [SEED],
@@ -133,8 +131,7 @@ class ImageClassifier(Classifier):
         self.progress = progress
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, data: Data, val: Data | None = None) -> "ImageClassifier":
-        """Learn from labelled images (a class-folder root, a CSV, or an :class:`ImageSet`)."""
+    def _check_config(self) -> None:
         validate(vars(self), self._parameter_constraints)
         self._check_head(self.strategy, self.head)
         if self.strategy == "auto" and self.freeze is not None:
@@ -143,38 +140,30 @@ class ImageClassifier(Classifier):
         check_logger(self.logger)
         dist.join(accelerator=self.accelerator, devices=self.devices, num_nodes=self.num_nodes,
                   distributed=self.distributed)
-        images = self._checked(data)
-        if val is None:
-            train, val_set = stratified_split(images, self.val_fraction, self.seed)
-        else:
-            train, val_set = images, self._checked(val, classes=images.classes)
-        self.train_digests_ = training_digests(images)
-        self.data_warnings_ = duplicate_warnings(images) + ([] if val is None else list(filter(None, [
-            leakage_warning(self.train_digests_, val_set, role="validation")])))
-        started = time.perf_counter()
-        # A validation split carved from small data has done its job once it has scored a head fitted on
-        # embeddings; the final head then learns from every image (LogisticRegressionCV refits likewise). At every
-        # size: on 5,000 Fashion-MNIST images the fifth held out was worth 0.6-0.9 points to multilayer.
-        refit = val is None
-        self.advice_ = None
-        if self.strategy == "auto":
-            net, strategy, details = self._fit_auto(train, val_set, refit=refit)
-        else:
-            net, strategy, details = self._fit_strategy(self.strategy, self.freeze, train, val_set, refit=refit)
-        self.net_ = net.eval()
-        self.classes_ = list(images.classes)
-        self.strategy_ = strategy
-        self.head_ = details.pop("kind")
-        self.head_options_ = details.pop("options", {})
-        self.skipped_ = images.skipped
-        self.fit_seconds_ = time.perf_counter() - started
-        self.val_accuracy_ = details["val_accuracy"]
-        self.training_ = {"train_images": len(train), **details, "val_images": len(val_set),
-                          "seconds": self.fit_seconds_, "trainable_parameters": net.trainable_parameter_count()}
-        return self
 
-    def _fit_strategy(self, name: str, freeze: float | int | str | None, train: ImageSet,
-                      val_set: ImageSet, *, refit: bool) -> tuple[TransferNet, Strategy, dict[str, Any]]:
+    def _load(self, data: Data, classes: Sequence[str] | None = None) -> ImageSet:
+        """Labelled images (a class-folder root, a CSV, or an :class:`ImageSet`), the unreadable ones skipped."""
+        images = data if isinstance(data, ImageSet) else find_images(data, classes=classes)
+        cache = open_cache(self.cache)
+        known = cache.embedded_before(images.paths) if cache is not None else None
+        return check_images(images, in_chans=self.in_chans, strict=self.strict, known_readable=known)
+
+    def _keep_load_report(self, dataset: ImageSet) -> dict[str, Any]:
+        self.skipped_ = dataset.skipped
+        return {}
+
+    def _fit_strategy(self, train: ImageSet, val: ImageSet, *, refit: bool) -> dict[str, Any]:
+        return self._keep(*self._candidate(self.strategy, self.freeze, train, val, refit=refit))
+
+    def _keep(self, net: TransferNet, strategy: Strategy, details: dict[str, Any]) -> dict[str, Any]:
+        """Keep ``net``, fitted with ``strategy``; returns its training details."""
+        self.net_, self.strategy_ = net.eval(), strategy
+        self.head_, self.head_options_ = details.pop("kind"), details.pop("options", {})
+        return {**details, "trainable_parameters": net.trainable_parameter_count()}
+
+    def _candidate(self, name: str, freeze: float | int | str | None, train: ImageSet,
+                   val_set: ImageSet, *, refit: bool) -> tuple[TransferNet, Strategy, dict[str, Any]]:
+        """The network fitted with strategy ``name`` (not kept), the strategy and its training details."""
         image_size = self.image_size
         if image_size is None and name not in EMBEDDING_STRATEGIES and name != "partial":  # partial: cached prefix
             image_size = trained_image_size(native_size(train), resolve_spec(self.backbone).preprocessing.image_size)
@@ -199,8 +188,7 @@ class ImageClassifier(Classifier):
                                "images_per_second": result.images_per_second,
                                **({"cached_prefix": result.cached_prefix} if result.cached_prefix else {})}
 
-    def _fit_auto(self, train: ImageSet, val_set: ImageSet, *,
-                  refit: bool) -> tuple[TransferNet, Strategy, dict[str, Any]]:
+    def _fit_auto(self, train: ImageSet, val_set: ImageSet, *, refit: bool) -> dict[str, Any]:
         """``auto``: measure the data (:func:`headstart.advise`), then fit the candidates cheapest first and keep
         the best. ``frozen`` and ``multilayer`` come from one forward pass over the images; between them the lower
         cross-validated log loss of the head's own C search decides (every training image held out once, where a
@@ -236,7 +224,7 @@ class ImageClassifier(Classifier):
             candidates = [candidates[int(np.argmin(losses))]]
         if advice.strategy in ("partial", "full"):
             started = time.perf_counter()
-            candidates.append((*self._fit_strategy(advice.strategy, advice.freeze, train, val_set, refit=refit),
+            candidates.append((*self._candidate(advice.strategy, advice.freeze, train, val_set, refit=refit),
                                time.perf_counter() - started))
             self.advice_["candidates"].append(_scores(*candidates[-1][1:]))
         # On a tie the advised candidate is kept (on small data one validation image is several points, and the
@@ -246,14 +234,8 @@ class ImageClassifier(Classifier):
         self.advice_["chosen"] = candidates[best][1].name
         net, strategy, details, _ = candidates[best]
         if refit and strategy.name in embedded:  # only the kept head learns from the validation split too
-            self._refit(net, details, embedded[strategy.name], train, val_set)
-        return candidates[best][:3]
-
-    def _checked(self, data: Data, classes: Sequence[str] | None = None) -> ImageSet:
-        images = data if isinstance(data, ImageSet) else find_images(data, classes=classes)
-        cache = open_cache(self.cache)
-        known = cache.embedded_before(images.paths) if cache is not None else None
-        return check_images(images, in_chans=self.in_chans, strict=self.strict, known_readable=known)
+            net.head = self._refit_head(net.head, details, *self._examples(embedded[strategy.name], train, val_set))
+        return self._keep(net, strategy, details)
 
     def embed(self, backbone: Backbone, images: ImageSet, features: str = "pooled") -> np.ndarray:
         """Embeddings of ``images`` with this classifier's engine, precision, TTA and cache: the backbone's pooled
@@ -275,111 +257,56 @@ class ImageClassifier(Classifier):
 
     def _fit_on_embeddings(self, backbone: Backbone, strategy: Strategy, train: ImageSet, val: ImageSet,
                            features: list[np.ndarray], *, refit: bool) -> tuple[TransferNet, dict[str, Any]]:
-        """The head fitted on ``train``'s embeddings and scored on ``val``'s (``features``: the two sets'
-        embeddings); with ``refit``, then fitted again on both (logistic regression keeping its C and starting
-        from the solution so far)."""
+        """The network of ``backbone`` (frozen) and the head fitted on ``features``, the two sets' embeddings, as
+        :meth:`~headstart.estimator.Classifier._fit_head` fits it (with ``refit``, again on both)."""
         kind = self._head_kind(strategy.name)
         if strategy.name == "multilayer" and kind != "logreg":
             raise ConfigError(f"the multilayer strategy fits a logreg head on standardised features, not {kind!r}.",
                               fix="Drop --head, or pass --strategy frozen for a linear or mlp head.")
-        train_features, val_features = features
-        weights = class_weights(train).numpy() if self.use_class_weights else None
         options = {"standardize": True} if strategy.features == "blocks" else {}
-        head, info = fit_head(kind, train_features, np.asarray(train.labels), len(train.classes),
-                              class_weight=weights, seed=self.seed, **options)
-        with torch.inference_mode():
-            val_accuracy = float(np.mean(head.eval()(torch.from_numpy(val_features)).argmax(1).numpy()
-                                         == np.asarray(val.labels)))
+        head, details = self._fit_head(kind, *self._examples(features, train, val), refit=refit, **options)
         for parameter in backbone.parameters():
             parameter.requires_grad_(False)
-        head_options = {"num_references": len(train_features), "k": info["k"]} if kind == "knn" else {}
-        net, details = TransferNet(backbone, head, strategy.features), {
-            "kind": kind, "options": head_options, **info, "val_accuracy": val_accuracy,
-            "train_images": len(train_features)}
-        if refit:
-            self._refit(net, details, features, train, val)
-        return net, details
+        return TransferNet(backbone, head, strategy.features), details
 
-    def _refit(self, net: TransferNet, details: dict[str, Any], features: list[np.ndarray], train: ImageSet,
-               val: ImageSet) -> None:
-        """Fit ``net``'s head (fitted on ``train``'s embeddings, ``details`` from :meth:`_fit_on_embeddings`) again
-        on ``train``'s and ``val``'s together: logistic regression keeps its C and starts from the solution so far."""
-        kind = details["kind"]
-        all_features = np.concatenate(features)
-        labels = np.concatenate([np.asarray(train.labels), np.asarray(val.labels)])
-        weights = class_weights(train).numpy() if self.use_class_weights else None
-        options = {"standardize": True} if net.features == "blocks" else {}
-        net.head, _ = fit_head(kind, all_features, labels, len(train.classes), class_weight=weights, seed=self.seed,
-                               C=details.get("C"), warm_start=net.head if "C" in details else None, **options)
-        if kind == "knn":
-            details["options"] = {**details["options"], "num_references": len(all_features)}
-        details["train_images"] = len(all_features)
+    def _examples(self, features: list[np.ndarray], train: ImageSet, val: ImageSet) -> tuple[Examples, Examples]:
+        """``train``'s and ``val``'s embeddings (``features``) with their label ids."""
+        return (features[0], self._label_ids(train)), (features[1], self._label_ids(val))
+
+    def _label_ids(self, data: ImageSet) -> np.ndarray:
+        return np.asarray(data.labels)
 
     # -------------------------------------------------------------- predicting
-    def predict_proba(self, images: Sequence[str | Path] | ImageSet) -> np.ndarray:
-        """Class probabilities ``(n, len(classes_))`` for image files (or an :class:`ImageSet`)."""
-        self._check_fitted()
-        image_set = images if isinstance(images, ImageSet) else ImageSet(
+    def _inputs(self, images: Sequence[str | Path] | ImageSet) -> ImageSet:
+        """Image files (or an :class:`ImageSet`) as an :class:`ImageSet`."""
+        return images if isinstance(images, ImageSet) else ImageSet(
             [Path(p) for p in images], [0] * len(images), self.classes_, "predict")
-        if not len(image_set):
-            return np.zeros((0, len(self.classes_)), np.float32)
+
+    def _predict(self, images: ImageSet) -> tuple[np.ndarray, dict[str, int]]:
         if self.strategy_.on_embeddings:  # the backbone is fixed: reuse cached embeddings
-            features = torch.from_numpy(self.embed(self.net_.backbone, image_set, self.strategy_.features))
-            with torch.inference_mode():
-                return self.net_.head.eval()(features).softmax(1).numpy()
+            features = self.embed(self.net_.backbone, images, self.strategy_.features)
+            return head_probabilities(self.net_.head, features), {}
         preprocessing = self.net_.backbone.preprocessing
-        dataset = ImageDataset(image_set, make_transform(preprocessing, train=False), self.net_.backbone.in_chans,
+        dataset = ImageDataset(images, make_transform(preprocessing, train=False), self.net_.backbone.in_chans,
                                self.background, min_side=decode_side(preprocessing))
         loader = DataLoader(dataset, batch_size=64, num_workers=loader_workers() if len(dataset) > 64 else 0)
         network = MirrorAveraged(self.net_) if self.tta else self.net_
         network.eval()
         with torch.inference_mode():
             return np.concatenate([network(batch.contiguous(memory_format=torch.channels_last)).softmax(1).numpy()
-                                   for batch, _ in loader])
+                                   for batch, _ in loader]), {}
 
-    def evaluate(self, data: Data) -> dict[str, Any]:
-        """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix on labelled data."""
-        self._check_fitted()
-        images = self._checked(data, classes=self.classes_)
-        predictions = self.predict_proba(images).argmax(1)
-        report = summarize(images.labels, predictions, self.classes_)
-        report["skipped"] = [{"file": f, "reason": r} for f, r in images.skipped]
-        report["warnings"] = list(filter(None, [leakage_warning(self.train_digests_, images, role="evaluation")]))
-        return report
+    def _describe_load(self, dataset: ImageSet) -> dict[str, Any]:
+        return {"skipped": [{"file": f, "reason": r} for f, r in dataset.skipped]}
 
     # ------------------------------------------------------------- persisting
-    def save(self, path: str | Path) -> Path:
-        """Write the model bundle (atomically); ``path`` is a file or an existing folder. In a distributed run only
-        rank 0 writes (the others return the same path)."""
-        self._check_fitted()
+    def _bundle(self) -> dict[str, Any]:
         backbone = self.net_.backbone
-        if not dist.is_main():
-            return bundle_path(path)
-        return save_bundle({
-            "task": self.task,
-            "headstart_version": __version__,
-            "classes": self.classes_,
-            "backbone": {"name": backbone.name, "in_chans": backbone.in_chans,
-                         "image_size": backbone.preprocessing.image_size,
-                         "weights_source": backbone.weights_source, "adaptation": backbone.adaptation},
-            "preprocessing": backbone.preprocessing.to_dict(),
-            "strategy": self.strategy_.to_dict(),
-            "head": {"kind": self.head_, "options": self.head_options_},
-            "background": self.background,
-            "tta": self.tta,
-            "advice": self.advice_,
-            "training": self.training_,
-            "train_digests": self.train_digests_,
-            "state_dict": self.net_.state_dict(),
-        }, path)
-
-    def export(self, out: str | Path, *, format: str = "onnx", quantize: str | None = None,
-               calibration: str | Path | Sequence[str | Path] | None = None) -> dict[str, Any]:
-        """Write the model as ``out/model.onnx`` (or ``model.ts``) and ``out/model.json``; see
-        :func:`headstart.export.export_model` (``headstart export``)."""
-        from .export import export_model
-
-        return export_model(self, out, format=format, quantize=quantize, calibration=calibration)
+        return {"backbone": {"name": backbone.name, "in_chans": backbone.in_chans,
+                             "image_size": backbone.preprocessing.image_size,
+                             "weights_source": backbone.weights_source, "adaptation": backbone.adaptation},
+                "preprocessing": backbone.preprocessing.to_dict(), "strategy": self.strategy_.to_dict(),
+                "background": self.background, "tta": self.tta, "state_dict": self.net_.state_dict()}
 
     @classmethod
     def from_bundle(cls, document: dict[str, Any]) -> "ImageClassifier":
@@ -399,10 +326,8 @@ class ImageClassifier(Classifier):
         clf = cls(backbone=spec["name"], strategy=strategy.name, head=head_spec["kind"],
                   image_size=spec["image_size"], in_chans=spec["in_chans"], background=document["background"],
                   tta=document["tta"])
-        clf.net_, clf.classes_, clf.strategy_ = net.eval(), list(document["classes"]), strategy
-        clf.head_, clf.head_options_, clf.training_ = head_spec["kind"], head_spec["options"], document["training"]
-        clf.skipped_, clf.advice_ = [], document["advice"]
-        clf.train_digests_, clf.data_warnings_ = document.get("train_digests", []), []
+        clf._restore(document)
+        clf.net_, clf.strategy_, clf.skipped_ = net.eval(), strategy, []
         return clf
 
 

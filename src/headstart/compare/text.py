@@ -52,10 +52,7 @@ class LabelledTexts:
         return {name: int(n) for name, n in zip(self.classes, counts)}
 
     def subset(self, indices: Sequence[int]) -> "LabelledTexts":
-        data = self.dataset
-        texts = TextDataset([data.texts[i] for i in indices], [data.labels[i] for i in indices], data.classes,
-                            data.source, data.report)
-        return LabelledTexts(texts, [self.labels[i] for i in indices], self.classes)
+        return LabelledTexts(self.dataset.subset(indices), [self.labels[i] for i in indices], self.classes)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from statistics import median
-from typing import Callable, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import torch
 from PIL import Image
@@ -17,7 +17,7 @@ from timm.data import create_transform
 from ..backbones.spec import Preprocessing
 from ..errors import DataError
 from .delimited import describe_delimiter, sniff_delimiter
-from .labelled import inverse_frequency_weights, split_indices
+from .labelled import inverse_frequency_weights, stratified_split  # noqa: F401 (the split of images lived here)
 from .images import IMAGE_EXTENSIONS, OversizeImageError, is_image_file, load_image
 
 PATH_COLUMNS = ("path", "image", "file", "filename", "filepath")
@@ -32,9 +32,13 @@ class ImageSet:
     classes: list[str]
     source: str
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    noun: ClassVar[str] = "image"
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def label_names(self) -> list[str]:
+        return [self.classes[i] for i in self.labels]
 
     def subset(self, indices: Sequence[int]) -> "ImageSet":
         return replace(self, paths=[self.paths[i] for i in indices], labels=[self.labels[i] for i in indices],
@@ -185,13 +189,6 @@ def check_images(images: ImageSet, *, in_chans: int = 3, strict: bool = False, w
         raise DataError(f"class {emptied[0]!r} has no readable images left.", path=images.source,
                         fix="Replace that class's unreadable images.")
     return checked
-
-
-def stratified_split(images: ImageSet, val_fraction: float, seed: int) -> tuple[ImageSet, ImageSet]:
-    """A seeded, stratified train/validation split with every class on both sides."""
-    train, val = split_indices([images.classes[i] for i in images.labels], val_fraction, seed,
-                               source=images.source, noun="image")
-    return images.subset(train), images.subset(val)
 
 
 def class_weights(images: ImageSet) -> torch.Tensor:

@@ -5,11 +5,34 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Hashable, Sequence
+from typing import ClassVar, Protocol, Self, TypeVar
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ..errors import DataError
+
+
+class Labelled(Protocol):
+    """A labelled set a classifier learns from (``ImageSet``, ``TextDataset``)."""
+
+    noun: ClassVar[str]  # what one item is called in messages: "image", "text"
+    source: str
+
+    def __len__(self) -> int: ...
+
+    def label_names(self) -> list[str]: ...  # each item's class name
+
+    def subset(self, indices: Sequence[int]) -> Self: ...  # the items at ``indices``, in that order
+
+
+L = TypeVar("L", bound=Labelled)
+
+
+def stratified_split(data: L, fraction: float, seed: int) -> tuple[L, L]:
+    """A seeded, stratified train/validation split of ``data``, every class on both sides (:func:`split_indices`)."""
+    train, val = split_indices(data.label_names(), fraction, seed, source=data.source, noun=data.noun)
+    return data.subset(train), data.subset(val)
 
 
 def split_indices(labels: Sequence[Hashable], fraction: float, seed: int, *, source: str,

@@ -11,9 +11,10 @@ import io
 import itertools
 import json
 import os
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from headstart.data.delimited import DEFAULT_DELIMITERS, sniff_delimiter
 from headstart.errors import ConfigError, DataError
@@ -63,9 +64,17 @@ class TextDataset:
     classes: list[str]
     source: str
     report: LoadReport = field(default_factory=LoadReport)
+    noun: ClassVar[str] = "text"
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def label_names(self) -> list[str]:
+        return list(self.labels)
+
+    def subset(self, indices: Sequence[int]) -> "TextDataset":
+        """The texts at ``indices``; the classes and the load report stay those of the whole set."""
+        return replace(self, texts=[self.texts[i] for i in indices], labels=[self.labels[i] for i in indices])
 
 
 def load_text_dataset(path: str | Path, *, text_column: str = "text", label_column: str = "label",

@@ -14,30 +14,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch import nn
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from headstart import __version__
 from headstart.backbones.text import TEXT_REGISTRY, VECTOR_PREFIXES, SentenceTransformerEncoder, TextEncoder, \
     load_text_encoder
-from headstart.bundle import save_bundle
-from headstart.data.duplicates import duplicate_warnings, leakage_warning, training_digests
-from headstart.data.labelled import inverse_frequency_weights, split_indices
+from headstart.data.labelled import inverse_frequency_weights
 from headstart.data.text import LoadReport, TextDataset, load_text_dataset
 from headstart.errors import BundleError, ConfigError, DataError
 from headstart.distributed import is_main
-from headstart.estimator import Classifier
-from headstart.evaluation import summarize
+from headstart.estimator import Classifier, Examples, head_probabilities
 from headstart.features.cache import open_cache
-from headstart.heads import HEAD_KINDS, build_head, fit_head
+from headstart.heads import HEAD_KINDS, build_head
 from headstart.strategies import TEXT_STRATEGIES
 from headstart.text import auto
 from headstart.text.baselines import tfidf_logreg
@@ -88,7 +83,9 @@ class TextClassifier(Classifier):
             processes under DDP, started by ``headstart train --devices N``, torchrun or srun, as for images).
     """
 
-    task = "text"
+    # Texts score every strategy's kept model on the validation split only: heads on embeddings do not learn from
+    # it afterwards, as image heads do.
+    task, unit, refit_on_split = "text", "texts", False
     _fitted_attribute = "model_"
 
     def __init__(self, backbone: str | TextEncoder = "minilm", strategy: str = "auto", *, head: str = "logreg",
@@ -117,49 +114,30 @@ class TextClassifier(Classifier):
         self.num_nodes = num_nodes
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, data: TextData, val: TextData | None = None) -> TextClassifier:
-        """Learn from labelled texts: a CSV/TSV/JSON Lines/JSON file, a folder of ``<class>/*.txt``, or a
-        :class:`TextDataset`; ``val`` (same forms) replaces the stratified validation split."""
-        self._check_config()
-        dataset = self._load(data)
-        present = set(dataset.labels)
-        self.classes_ = [name for name in dataset.classes if name in present]
-        if len(self.classes_) < 2:
-            raise DataError(f"all {len(dataset)} examples have the label '{dataset.labels[0]}'; a classifier needs "
-                            "two or more classes", path=dataset.source, fix="add examples of other classes")
-        if val is not None:
-            train, val_set = dataset, self._load(val, min_classes=1)
-        elif self.strategy == "auto":  # learns from every text, scored by cross-fitting
-            train, val_set = dataset, None
-        else:
-            train, val_set = _split(dataset, self.val_fraction, self.seed)
-        y = _label_ids(train, self.classes_)
-        val_y = None if val_set is None else _label_ids(val_set, self.classes_)
-        self.train_digests_ = training_digests(dataset)
-        self.data_warnings_ = duplicate_warnings(dataset) + ([] if val is None else list(filter(None, [
-            leakage_warning(self.train_digests_, val_set, role="validation")])))
-        started = time.perf_counter()
-        self.strategy_, self.advice_ = self.strategy, None
-        if self.strategy == "auto":
-            details = self._fit_auto(train.texts, y, val_set, val_y)
-        elif self.strategy == "scratch":
-            details = self._fit_tfidf(train.texts, y)
-        elif self.strategy == "full":
-            details = self._fit_full(train.texts, y, val_set.texts, val_y)
-        else:
-            self.encoder_ = self._encoder()
-            details = self._fit_on_embeddings(self._encode(train.texts), y)
-        if val_set is not None:
-            val_probabilities, val_notes = self._predict(val_set.texts)
-            for key, count in val_notes.items():  # texts cut or without a known word, training and validation
-                details[key] = details.get(key, 0) + count
-            details["val_accuracy"] = float(np.mean(val_probabilities.argmax(1) == val_y))
+    def _fit_strategy(self, train: TextDataset, val: TextDataset, *, refit: bool) -> dict[str, Any]:
+        self.strategy_, y = self.strategy, self._label_ids(train)
+        if self.strategy == "scratch":
+            return self._scored(self._fit_tfidf(train.texts, y), val)
+        if self.strategy == "full":
+            return self._scored(self._fit_full(train.texts, y, val.texts, self._label_ids(val)), val)
+        self.encoder_ = self._encoder()
+        (features, notes), (val_features, val_notes) = self._embed(train.texts), self._embed(val.texts)
+        details = self._fit_on_embeddings((features, y), (val_features, self._label_ids(val)), refit=refit)
+        return {**details, **_counted(notes, val_notes)}
+
+    def _scored(self, details: dict[str, Any], val: TextDataset) -> dict[str, Any]:
+        """``details`` with the kept model's accuracy on ``val``, and its texts cut or without a known word
+        counted in."""
+        probabilities, notes = self._predict(val.texts)
+        accuracy = float(np.mean(probabilities.argmax(1) == self._label_ids(val)))
+        return {**details, **_counted(details, notes), "val_accuracy": accuracy}
+
+    def _holds_out(self) -> bool:
+        return self.strategy != "auto"  # auto learns from every text, scored by cross-fitting
+
+    def _keep_load_report(self, dataset: TextDataset) -> dict[str, Any]:
         self.report_ = dataset.report
-        self.val_accuracy_ = details["val_accuracy"]
-        self.training_ = {**details, "train_texts": len(train),
-                          "val_texts": len(train if val_set is None else val_set),
-                          "seconds": time.perf_counter() - started, "data": asdict(dataset.report)}
-        return self
+        return {"data": asdict(dataset.report)}
 
     _parameter_constraints = {"epochs": [POSITIVE_INT, None], "lr": [POSITIVE, None], "batch_size": [POSITIVE_INT, None],
                               "max_length": [POSITIVE_INT, None], "val_fraction": [FRACTION], "seed": [SEED],
@@ -185,29 +163,40 @@ class TextClassifier(Classifier):
     def _backbone_name(self) -> str:
         return self.backbone.name if isinstance(self.backbone, TextEncoder) else self.backbone
 
-    def _load(self, data: TextData, min_classes: int = 2) -> TextDataset:
+    def _load(self, data: TextData, classes: Sequence[str] | None = None) -> TextDataset:
+        """Labelled texts: a CSV/TSV/JSON Lines/JSON file, a folder of ``<class>/*.txt``, or a
+        :class:`TextDataset`; training data (no ``classes``) keeps as its classes those it holds, two at least."""
         if isinstance(data, TextDataset):
             if not data.texts:
                 raise DataError("the dataset holds no texts", path=data.source, fix="pass labelled texts")
             if len(data.texts) != len(data.labels):
                 raise DataError(f"{len(data.texts)} texts but {len(data.labels)} labels", path=data.source,
                                 fix="pass one label per text")
-            return data
-        if not isinstance(data, (str, Path)):
+            dataset = data
+        elif isinstance(data, (str, Path)):
+            dataset = load_text_dataset(data, text_column=self.text_column, label_column=self.label_column,
+                                        encoding=self.encoding, min_classes=2 if classes is None else 1)
+        else:
             raise DataError(f"expected a file or folder of labelled texts or a TextDataset, not a "
                             f"{type(data).__name__}", fix="pass a .csv/.tsv/.jsonl/.json path, a folder of "
                                                           "<class>/*.txt files, or load_text_dataset(path)")
-        return load_text_dataset(data, text_column=self.text_column, label_column=self.label_column,
-                                 encoding=self.encoding, min_classes=min_classes)
+        if classes is not None:
+            return dataset
+        present = set(dataset.labels)
+        if len(present) < 2:
+            raise DataError(f"all {len(dataset)} examples have the label '{dataset.labels[0]}'; a classifier needs "
+                            "two or more classes", path=dataset.source, fix="add examples of other classes")
+        return replace(dataset, classes=[name for name in dataset.classes if name in present])
 
-    def _fit_auto(self, texts: list[str], y: np.ndarray, val_set: TextDataset | None,
-                  val_y: np.ndarray | None) -> dict[str, Any]:
+    def _fit_auto(self, train: TextDataset, val_set: TextDataset | None, *, refit: bool) -> dict[str, Any]:
         """``auto``: the frozen encoder with the head, and MiniLM fine-tuned end to end where affordable, scored on
-        the same held-out texts (``val_set``, else cross-fitted folds of ``texts``: :mod:`headstart.text.auto`);
+        the same held-out texts (``val_set``, else cross-fitted folds of ``train``: :mod:`headstart.text.auto`);
         the better is kept, fitted on every training text. Each candidate's scores and seconds go into
         ``advice_``; returns the kept candidate's training details."""
         from headstart.text.finetune import predict_proba
 
+        texts, y = train.texts, self._label_ids(train)
+        val_y = None if val_set is None else self._label_ids(val_set)
         splits = None if val_set is not None else auto.folds(y, self.seed)
         if val_set is None and splits is None:
             name = self.classes_[int(np.bincount(y).argmin())]
@@ -227,11 +216,12 @@ class TextClassifier(Classifier):
 
         started = time.perf_counter()
         self.encoder_ = self._encoder()
-        features = self._encode(texts)
+        features, notes = self._embed(texts)
         held_features = None if val_set is None else self._encode(val_set.texts)
-        frozen = self._fit_on_embeddings(features, y)  # the model kept unless fine-tuning scores higher
-        candidates = [scored("frozen", lambda learn, held: _probabilities(
-            self._head(features[learn], y[learn])[0], held_features if held is None else features[held]),
+        # the model kept unless fine-tuning scores higher
+        frozen = {**self._fit_on_embeddings((features, y), None, refit=refit), **notes}
+        candidates = [scored("frozen", lambda learn, held: head_probabilities(
+            self._head(self.head, features[learn], y[learn])[0], held_features if held is None else features[held]),
             started, cv_log_loss=frozen.get("cv_log_loss"))]
         reasons = [f"Candidates scored on {scored_on}."]
         tuned: list[tuple[MiniLMClassifier, dict[str, Any]]] = []
@@ -252,28 +242,28 @@ class TextClassifier(Classifier):
         self.advice_ = {"candidates": candidates, "chosen": candidates[best]["strategy"], "reasons": reasons}
         self.strategy_ = candidates[best]["strategy"]
         if best == 0:
-            return {**frozen, "val_accuracy": candidates[0]["val_accuracy"]}
-        model, details = self._fine_tune(texts, y) if splits is not None else tuned[0]
-        self._keep_fine_tuned(model)
-        return {**details, "val_accuracy": candidates[1]["val_accuracy"]}
+            details = frozen
+        else:
+            model, details = self._fine_tune(texts, y) if splits is not None else tuned[0]
+            self._keep_fine_tuned(model)
+        details = {**details, "val_accuracy": candidates[best]["val_accuracy"]}
+        return details if val_set is None else self._scored(details, val_set)
 
-    def _head(self, features: np.ndarray, y: np.ndarray) -> tuple[nn.Module, dict[str, Any]]:
-        """The head fitted on ``features`` (in evaluation mode) and what its fit chose."""
-        weights = inverse_frequency_weights(y, len(self.classes_)) if self.use_class_weights else None
-        head, info = fit_head(self._head_kind(self.strategy), features, y, len(self.classes_), class_weight=weights, seed=self.seed)
-        return head.eval(), info
-
-    def _fit_on_embeddings(self, features: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-        """Fit and keep the head on ``features``, embedded by ``encoder_``; returns its training details."""
-        head, info = self._head(features, y)
-        kind, notes = self._head_kind(self.strategy), _encoder_notes(self.encoder_)
-        self.model_, self.head_ = head, kind
-        self.head_options_ = {"num_references": len(features), "k": info["k"]} if kind == "knn" else {}
+    def _fit_on_embeddings(self, train: Examples, val: Examples | None, *, refit: bool) -> dict[str, Any]:
+        """Fit and keep the head on ``train``'s embeddings by ``encoder_``, scored on ``val``'s
+        (:meth:`~headstart.estimator.Classifier._fit_head`); returns its training details."""
+        head, details = self._fit_head(self._head_kind(self.strategy), train, val, refit=refit)
+        self.model_, self.head_, self.head_options_ = head, details.pop("kind"), details.pop("options")
         encoder = self.encoder_
         self.backbone_ = {"name": encoder.name, "fingerprint": encoder.fingerprint,
                           "max_length": encoder.max_seq_length if isinstance(encoder, SentenceTransformerEncoder)
                           else None}
-        return {**info, **notes, "trainable_parameters": sum(p.numel() for p in head.parameters())}
+        return {**details, "trainable_parameters": sum(p.numel() for p in head.parameters())}
+
+    def _embed(self, texts: list[str]) -> tuple[np.ndarray, dict[str, int]]:
+        """Embeddings of ``texts`` by ``encoder_``, and how many were cut or had no known word."""
+        features = self._encode(texts)
+        return features, _encoder_notes(self.encoder_)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if isinstance(self.encoder_, SentenceTransformerEncoder):
@@ -335,8 +325,6 @@ class TextClassifier(Classifier):
     def _predict(self, texts: list[str]) -> tuple[np.ndarray, dict[str, int]]:
         """Probabilities ``(n, len(classes_))`` and counts of texts cut or without a known word."""
         notes = {"truncated_texts": 0, "texts_without_known_words": 0}
-        if not texts:
-            return np.zeros((0, len(self.classes_)), np.float32), notes
         if self.strategy_ == "scratch":
             logreg = self.model_.named_steps["logreg"]
             probabilities = np.zeros((len(texts), len(self.classes_)), np.float32)
@@ -347,57 +335,32 @@ class TextClassifier(Classifier):
 
             notes["truncated_texts"] = self.model_.count_truncated(texts)
             return predict_proba(self.model_, texts, batch_size=self.batch_size or 64), notes
-        features = self._encode(texts)
-        with torch.inference_mode():
-            probabilities = self.model_(torch.from_numpy(features)).softmax(1).numpy()
-        return probabilities, {**notes, **_encoder_notes(self.encoder_)}
+        features, encoder_notes = self._embed(texts)
+        return head_probabilities(self.model_, features), {**notes, **encoder_notes}
 
-    def predict_proba(self, texts: Sequence[str] | TextDataset) -> np.ndarray:
-        """Class probabilities ``(n, len(classes_))`` for a list of texts (or a :class:`TextDataset`)."""
-        self._check_fitted()
-        return self._predict(_as_texts(texts))[0]
+    def _inputs(self, texts: Sequence[str] | TextDataset) -> list[str]:
+        """A list of texts (or a :class:`TextDataset`) as a list of texts."""
+        return _as_texts(texts)
 
-    def evaluate(self, data: TextData) -> dict[str, Any]:
-        """Accuracy, macro-F1, per-class metrics and the confusion matrix on labelled texts, plus ``data`` (rows
-        read, kept and skipped), ``truncated_texts`` and ``texts_without_known_words``."""
-        self._check_fitted()
-        dataset = self._load(data, min_classes=1)
-        labels = _label_ids(dataset, self.classes_)
-        probabilities, notes = self._predict(dataset.texts)
-        report = summarize(labels, probabilities.argmax(1), self.classes_)
-        return {**report, **notes, "data": {**asdict(dataset.report), "kept": dataset.report.kept,
-                                            "summary": dataset.report.summary()},
-                "warnings": list(filter(None, [leakage_warning(self.train_digests_, dataset, role="evaluation")]))}
+    def _label_ids(self, data: TextDataset) -> np.ndarray:
+        index = {name: i for i, name in enumerate(self.classes_)}
+        unknown = sorted(set(data.labels) - index.keys())
+        if unknown:
+            raise DataError(f"labels the model was not trained on: {', '.join(map(repr, unknown[:10]))}",
+                            path=data.source, fix=f"the model knows {', '.join(self.classes_)}; drop or relabel "
+                                                  "those rows, or retrain with them")
+        return np.array([index[label] for label in data.labels], dtype=np.int64)
+
+    def _describe_load(self, dataset: TextDataset) -> dict[str, Any]:
+        """Rows read, kept and skipped."""
+        return {"data": {**asdict(dataset.report), "kept": dataset.report.kept, "summary": dataset.report.summary()}}
 
     # ------------------------------------------------------------- persisting
-    def save(self, path: str | Path) -> Path:
-        """Write the model bundle (atomically); ``path`` is a file or an existing folder."""
-        self._check_fitted()
-        payload = {
-            "task": self.task,
-            "headstart_version": __version__,
-            "classes": self.classes_,
-            "backbone": self.backbone_,
-            "strategy": self.strategy_,
-            "head": {"kind": self.head_, "options": self.head_options_},
-            "columns": {"text": self.text_column, "label": self.label_column, "encoding": self.encoding},
-            "training": self.training_,
-            "advice": self.advice_,
-            "train_digests": self.train_digests_,
-        }
-        if self.strategy_ == "scratch":
-            payload.update(_export_tfidf(self.model_))
-        else:
-            payload["state_dict"] = self.model_.state_dict()
-        return save_bundle(payload, path)
-
-    def export(self, out: str | Path, *, format: str = "onnx", quantize: str | None = None,
-               calibration: str | Path | Sequence[str | Path] | None = None) -> dict[str, Any]:
-        """Write the model as ``out/model.onnx`` (or ``model.ts``) and ``out/model.json``; see
-        :func:`headstart.export.export_model` (``headstart export``)."""
-        from headstart.export import export_model
-
-        return export_model(self, out, format=format, quantize=quantize, calibration=calibration)
+    def _bundle(self) -> dict[str, Any]:
+        return {"backbone": self.backbone_, "strategy": self.strategy_,
+                "columns": {"text": self.text_column, "label": self.label_column, "encoding": self.encoding},
+                **(_export_tfidf(self.model_) if self.strategy_ == "scratch" else
+                   {"state_dict": self.model_.state_dict()})}
 
     @classmethod
     def from_bundle(cls, document: dict[str, Any]) -> TextClassifier:
@@ -409,12 +372,9 @@ class TextClassifier(Classifier):
         clf = cls(**({"backbone": spec["name"], "max_length": spec["max_length"]} if spec else {}),
                   strategy=document["strategy"], head=head["kind"], text_column=columns["text"],
                   label_column=columns["label"], encoding=columns["encoding"])
-        clf.classes_, clf.strategy_, clf.backbone_ = list(document["classes"]), document["strategy"], spec
-        clf.head_, clf.head_options_, clf.training_ = head["kind"], head["options"], document["training"]
-        clf.val_accuracy_, clf.report_ = clf.training_["val_accuracy"], LoadReport(**clf.training_["data"])
-        clf.train_digests_, clf.data_warnings_ = document.get("train_digests", []), []
-        clf.advice_ = document.get("advice")
-        clf.encoder_ = None
+        clf._restore(document)
+        clf.strategy_, clf.backbone_, clf.encoder_ = document["strategy"], spec, None
+        clf.report_ = LoadReport(**clf.training_["data"])
         if clf.strategy_ == "scratch":
             clf.model_ = _import_tfidf(document)
         elif clf.strategy_ == "full":
@@ -444,30 +404,9 @@ def _portable(name: str) -> str:
     return str(path.resolve()) if name not in TEXT_REGISTRY and path.exists() else name
 
 
-def _split(data: TextDataset, fraction: float, seed: int) -> tuple[TextDataset, TextDataset]:
-    """A seeded, stratified train/validation split with every class on both sides."""
-    train, val = split_indices(data.labels, fraction, seed, source=data.source, noun="text")
-    return _subset(data, train), _subset(data, val)
-
-
-def _subset(data: TextDataset, indices: Sequence[int]) -> TextDataset:
-    return TextDataset([data.texts[i] for i in indices], [data.labels[i] for i in indices], data.classes,
-                       data.source, data.report)
-
-
-def _label_ids(data: TextDataset, classes: list[str]) -> np.ndarray:
-    index = {name: i for i, name in enumerate(classes)}
-    unknown = sorted(set(data.labels) - index.keys())
-    if unknown:
-        raise DataError(f"labels the model was not trained on: {', '.join(map(repr, unknown[:10]))}",
-                        path=data.source, fix=f"the model knows {', '.join(classes)}; drop or relabel those rows, "
-                                              "or retrain with them")
-    return np.array([index[label] for label in data.labels], dtype=np.int64)
-
-
-def _probabilities(head: nn.Module, features: np.ndarray) -> np.ndarray:
-    with torch.inference_mode():
-        return head(torch.from_numpy(features)).softmax(1).numpy()
+def _counted(counts: dict[str, Any], more: dict[str, int]) -> dict[str, int]:
+    """The counts of texts cut or without a known word in ``more`` added to those in ``counts``."""
+    return {key: counts.get(key, 0) + count for key, count in more.items()}
 
 
 def _encoder_notes(encoder: TextEncoder) -> dict[str, int]:
