@@ -62,7 +62,9 @@ def test_frozen_minilm_trains_from_a_csv_and_predicts_the_same_after_reload(bbc,
     assert clf.fit(table) is clf
     assert clf.classes_ == TOPICS and clf.strategy_ == "frozen" and clf.head_ == "logreg"
     training = clf.training_
-    assert training["train_texts"] + training["val_texts"] == 40 and training["val_accuracy"] == clf.val_accuracy_
+    # scored on the 8 validation texts, then the head learned from all 40 (as image heads do)
+    assert (training["train_texts"], training["val_texts"]) == (40, 8)
+    assert training["val_accuracy"] == clf.val_accuracy_ and clf.head_options_ == {}
     assert training["trainable_parameters"] == 384 * 5 + 5 and training["truncated_texts"] > 0
     assert (clf.report_.empty_text, clf.report_.missing_label, training["data"]["rows"]) == (1, 1, 42)
 
@@ -82,7 +84,7 @@ def test_prototype_and_knn_transfer_without_a_gradient_step(strategy, minilm, bb
     assert not any(p.requires_grad for p in clf.model_.parameters())
     assert clf.score(test) >= 0.7
     if strategy == "knn":
-        assert clf.head_options_ == {"num_references": 32, "k": 5}
+        assert clf.head_options_ == {"num_references": 40, "k": 5}  # all 40 texts, the validation split's too
         assert np.array_equal(_reload(clf, tmp_path).predict_proba(test.texts[:5]),
                               clf.predict_proba(test.texts[:5]))
 

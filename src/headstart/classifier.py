@@ -16,7 +16,6 @@ import torch
 from torch.utils.data import DataLoader
 
 from . import distributed as dist
-from .analysis import advise
 from .backbones import Backbone, load_backbone
 from .backbones.registry import resolve_spec
 from .backbones.spec import Preprocessing
@@ -46,9 +45,10 @@ class ImageClassifier(Classifier):
         backbone: registry name (see ``headstart backbones``).
         strategy: ``auto`` (the default: ``frozen`` and ``multilayer`` from one forward pass, and the fine-tuning
             :func:`headstart.advise` recommends when this run can afford it, each scored on the validation split and
-            the best kept, the advised one on a tie; the evidence in ``advice_``), ``frozen`` (embed once, fit a head), ``multilayer`` (every
-            block's pooled output, standardised, and a logistic-regression head), ``prototype``/``knn`` (no
-            training), ``partial`` (freeze the first ``freeze`` stages), ``full`` or ``scratch``.
+            the best kept, the advised one on a tie; the evidence in ``advice_``), ``frozen`` (embed once, fit a
+            head), ``multilayer`` (every block's pooled output, standardised, and a logistic-regression head),
+            ``prototype``/``knn`` (no training), ``partial`` (freeze the first ``freeze`` stages), ``full`` or
+            ``scratch``.
         freeze: for ``partial``: stages to freeze, a count or a fraction (default: half).
         head: for ``frozen``: ``logreg``, ``linear`` or ``mlp``.
         epochs: for trained strategies (default: chosen from the data size; early stopping).
@@ -196,11 +196,13 @@ class ImageClassifier(Classifier):
         joins when this run can afford it (a GPU, or ``epochs``/``time_budget`` given) and is kept if it scores
         higher on the validation split (on a tie the advised one, else the cheaper). Each candidate's scores and
         seconds go into ``advice_``."""
+        from .analysis import advise  # scikit-learn and the probes load only when auto measures the data
         can_fine_tune = self.epochs is not None or self.time_budget is not None or \
             pick_device(self.accelerator).type != "cpu"
         # Measured on rank 0 and shared, so every rank fits the same candidates (and joins the same training).
         advice = dist.broadcast(advise(train, backbone=self.backbone, in_chans=self.in_chans, seed=self.seed,
-                                       weights=self.weights, can_fine_tune=can_fine_tune) if dist.is_main() else None)
+                                       weights=self.weights, can_fine_tune=can_fine_tune, cache=open_cache(self.cache))
+                                if dist.is_main() else None)
         self.advice_ = advice.to_dict()
         backbone = load_backbone(self.backbone, in_chans=self.in_chans, image_size=self.image_size,
                                  weights=self.weights)

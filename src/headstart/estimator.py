@@ -16,13 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import __version__, distributed as dist
+from . import __version__, distributed as dist, heads
 from .bundle import bundle_path, save_bundle
 from .data.duplicates import duplicate_warnings, leakage_warning, training_digests
 from .data.labelled import Labelled, inverse_frequency_weights, stratified_split
 from .errors import ConfigError
 from .evaluation import summarize
-from .heads import fit_head
 from .strategies import NEIGHBOUR_STRATEGIES
 from .validation import POSITIVE_INT, validate
 
@@ -122,8 +121,8 @@ class Classifier(ABC):
               **options: Any) -> tuple[nn.Module, dict[str, Any]]:
         """A head of ``kind`` fitted on ``features`` with this classifier's class weights and seed (in evaluation
         mode), and what its fit chose; ``options`` go to :func:`~headstart.heads.fit_head`."""
-        head, info = fit_head(kind, features, labels, len(self.classes_), class_weight=self._class_weight(labels),
-                              seed=self.seed, **options)
+        head, info = heads.fit_head(kind, features, labels, len(self.classes_),
+                                    class_weight=self._class_weight(labels), seed=self.seed, **options)
         return head.eval(), info
 
     def _fit_head(self, kind: str, train: Examples, val: Examples | None, *, refit: bool = False,
@@ -145,10 +144,10 @@ class Classifier(ABC):
         and ``val`` together: logistic regression keeps its C and starts from the solution so far; the class weights
         stay those of ``train``."""
         features, labels = (np.concatenate(pair) for pair in zip(train, val))
-        refitted, _ = fit_head(details["kind"], features, labels, len(self.classes_),
-                               class_weight=self._class_weight(train[1]), seed=self.seed, C=details.get("C"),
-                               warm_start=head if "C" in details else None,
-                               standardize=details.get("standardized", False))
+        refitted, _ = heads.fit_head(details["kind"], features, labels, len(self.classes_),
+                                     class_weight=self._class_weight(train[1]), seed=self.seed, C=details.get("C"),
+                                     warm_start=head if "C" in details else None,
+                                     standardize=details.get("standardized", False))
         if details["kind"] == "knn":
             details["options"] = {**details["options"], "num_references": len(features)}
         details[f"train_{self.unit}"] = len(features)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 
 
 def summarize(labels: Sequence[int], predictions: Sequence[int], classes: Sequence[str]) -> dict[str, Any]:
     """A JSON-ready report: accuracy, macro-F1, per-class metrics and the confusion matrix."""
+    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+
     indices = list(range(len(classes)))
     report = classification_report(labels, predictions, labels=indices, target_names=list(classes),
                                    output_dict=True, zero_division=0)

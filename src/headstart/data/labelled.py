@@ -8,7 +8,6 @@ from collections.abc import Hashable, Sequence
 from typing import ClassVar, Protocol, Self, TypeVar
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from ..errors import DataError
 
@@ -53,6 +52,8 @@ def split_indices(labels: Sequence[Hashable], fraction: float, seed: int, *, sou
     if n_val >= len(labels):
         raise DataError(f"{len(labels)} {noun}s are too few to hold out {n_val} for validation.", path=source,
                         fix=f"Add {noun}s, or pass separate validation data (--val).")
+    from sklearn.model_selection import train_test_split  # loads in seconds: only when splitting
+
     train, val = train_test_split(np.arange(len(labels)), test_size=n_val, random_state=seed, stratify=list(labels))
     return sorted(int(i) for i in train), sorted(int(i) for i in val)
 

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from ..errors import ConfigError, DataError, HeadstartError, NotAnImageError
+from ..errors import ConfigError, HeadstartError, NotAnImageError
 from ..inference import Predictor
 from .batcher import MicroBatcher
 

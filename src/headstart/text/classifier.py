@@ -83,9 +83,10 @@ class TextClassifier(Classifier):
             processes under DDP, started by ``headstart train --devices N``, torchrun or srun, as for images).
     """
 
-    # Texts score every strategy's kept model on the validation split only: heads on embeddings do not learn from
-    # it afterwards, as image heads do.
-    task, unit, refit_on_split = "text", "texts", False
+    # A head on embeddings learns from the validation split too once it has scored it, as for images: on BBC News
+    # (600 held-out texts) +0.9 / +0.2 points with GloVe at 8 / 32 texts per class (8 seeds), +2.3 / +0.7 with
+    # MiniLM (4 seeds). Fine-tuned and TF-IDF models keep learning from the training split only.
+    task, unit, refit_on_split = "text", "texts", True
     _fitted_attribute = "model_"
 
     def __init__(self, backbone: str | TextEncoder = "minilm", strategy: str = "auto", *, head: str = "logreg",
@@ -139,7 +140,8 @@ class TextClassifier(Classifier):
         self.report_ = dataset.report
         return {"data": asdict(dataset.report)}
 
-    _parameter_constraints = {"epochs": [POSITIVE_INT, None], "lr": [POSITIVE, None], "batch_size": [POSITIVE_INT, None],
+    _parameter_constraints = {"epochs": [POSITIVE_INT, None], "lr": [POSITIVE, None],
+                              "batch_size": [POSITIVE_INT, None],
                               "max_length": [POSITIVE_INT, None], "val_fraction": [FRACTION], "seed": [SEED],
                               "devices": [POSITIVE_INT], "num_nodes": [POSITIVE_INT]}
 
@@ -150,8 +152,8 @@ class TextClassifier(Classifier):
                               fix=f"choose one of {', '.join(TEXT_STRATEGIES)}")
         self._check_head(self.strategy, self.head)
         if self.devices * self.num_nodes > 1 and self.strategy != "full":
-            raise ConfigError(f"texts fine-tune on several processes ({self.devices} × {self.num_nodes}) with the full "
-                              f"strategy only; {self.strategy!r} runs on one.",
+            raise ConfigError(f"texts fine-tune on several processes ({self.devices} × {self.num_nodes}) with the "
+                              f"full strategy only; {self.strategy!r} runs on one.",
                               fix="Pass --strategy full, or drop --devices and --num-nodes.")
         if self.strategy in ("frozen", "auto") and self.head not in HEAD_KINDS:
             raise ConfigError(f"unknown head {self.head!r}", fix=f"choose one of {', '.join(HEAD_KINDS)}")
@@ -230,7 +232,8 @@ class TextClassifier(Classifier):
                            "frozen only.")
         elif not auto.can_fine_tune(len(texts), gpu=torch.cuda.is_available(), epochs_given=self.epochs is not None):
             reasons.append(f"Full fine-tuning skipped: {len(texts)} training texts are more than "
-                           f"{auto.FINE_TUNE_MAX_TEXTS} to fine-tune on a CPU (pass --epochs, or use a GPU, to add it).")
+                           f"{auto.FINE_TUNE_MAX_TEXTS} to fine-tune on a CPU (pass --epochs, or use a GPU, to add "
+                           "it).")
         else:
             def fine_tuned(learn: np.ndarray, held: np.ndarray | None) -> np.ndarray:
                 tuned[:] = [self._fine_tune([texts[i] for i in learn], y[learn])]
