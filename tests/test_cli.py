@@ -55,3 +55,19 @@ def test_python_m_headstart_is_the_command():
     result = subprocess.run([sys.executable, "-m", "headstart", "train", "--help"], capture_output=True, text=True,
                             timeout=120, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
     assert result.returncode == 0 and "--backbone" in result.stdout, result.stderr
+
+
+def test_every_list_of_strategies_comes_from_the_one_table():
+    from headstart.compare.grid import COMPARED_STRATEGIES
+    from headstart.strategies import AUTO, TABLE, TEXT_STRATEGIES, resolve_strategy
+
+    train = _commands()["train"]
+    choices = next(a.choices for a in train._actions if a.dest == "strategy")
+    assert set(choices) == set(COMPARED_STRATEGIES) == {AUTO} | {n for n, r in TABLE.items() if "image" in r.tasks}
+    assert set(TEXT_STRATEGIES) == {AUTO} | {n for n, r in TABLE.items() if "text" in r.tasks}
+    for name, record in TABLE.items():
+        if "image" in record.tasks:  # what the estimators train follows the row
+            strategy = resolve_strategy(name, 7, 3 if record.frozen == "first" else None)
+            assert (strategy.on_embeddings, strategy.pretrained, strategy.features) == \
+                (record.on_embeddings, record.pretrained, record.features)
+            assert strategy.frozen_stages == {"all": 7, "first": 3, "none": 0}[record.frozen]

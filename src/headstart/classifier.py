@@ -31,7 +31,7 @@ from .features.layers import block_layout
 from .heads import build_head
 from .model import MirrorAveraged, TransferNet
 from .runtime import loader_workers, pick_device
-from .strategies import EMBEDDING_STRATEGIES, Strategy, extraction_stage, resolve_strategy
+from .strategies import AUTO, STRATEGIES, TABLE, Strategy, extraction_stage, resolve_strategy
 from .loggers import LOGGERS, check_logger
 from .validation import FRACTION, IMAGE_SIZE, NON_NEGATIVE, POSITIVE, POSITIVE_INT, SEED, Options, validate
 
@@ -133,6 +133,9 @@ class ImageClassifier(Classifier):
     # ----------------------------------------------------------------- fitting
     def _check_config(self) -> None:
         validate(vars(self), self._parameter_constraints)
+        if self.strategy not in (AUTO, *STRATEGIES):
+            raise ConfigError(f"unknown strategy {self.strategy!r}.",
+                              fix=f"Choose one of {', '.join((AUTO, *STRATEGIES))}.")
         self._check_head(self.strategy, self.head)
         if self.strategy == "auto" and self.freeze is not None:
             raise ConfigError("--freeze applies to the partial strategy; auto chooses how many stages to freeze.",
@@ -165,9 +168,9 @@ class ImageClassifier(Classifier):
                    val_set: ImageSet, *, refit: bool) -> tuple[TransferNet, Strategy, dict[str, Any]]:
         """The network fitted with strategy ``name`` (not kept), the strategy and its training details."""
         image_size = self.image_size
-        if image_size is None and name not in EMBEDDING_STRATEGIES and name != "partial":  # partial: cached prefix
+        if image_size is None and TABLE[name].input_size == "from_images":
             image_size = trained_image_size(native_size(train), resolve_spec(self.backbone).preprocessing.image_size)
-        backbone = load_backbone(self.backbone, pretrained=name != "scratch", in_chans=self.in_chans,
+        backbone = load_backbone(self.backbone, pretrained=TABLE[name].pretrained, in_chans=self.in_chans,
                                  image_size=image_size, weights=self.weights)
         strategy = resolve_strategy(name, len(backbone.stages), freeze)
         if strategy.on_embeddings:

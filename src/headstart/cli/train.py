@@ -13,7 +13,7 @@ from ..atomic import check_writable_folder, write_text_atomically
 from ..distributed import is_main
 from ..errors import HeadstartError, StorageError
 from ..loggers import LOGGERS
-from ..strategies import FEATURE_KINDS, STRATEGIES
+from ..strategies import AUTO, FEATURE_KINDS, STRATEGIES
 from . import options as o
 from .output import (candidate_scores, console, err_console, print_skipped, print_text_notes, print_warnings,
                      unit)
@@ -30,7 +30,7 @@ def add_train(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--val-fraction", type=float, default=0.2, help="validation share when --val is not given")
     o.add(p, o.BACKBONE, o.WEIGHTS)
     p.add_argument("--no-pretrained", action="store_true", help="random weights (same as --strategy scratch)")
-    p.add_argument("--strategy", choices=["auto", *STRATEGIES],
+    p.add_argument("--strategy", choices=[AUTO, *STRATEGIES],
                    help="default for images: auto (frozen and multilayer scored on the validation split, and the "
                         "fine-tuning `headstart advise` recommends when a GPU or --epochs/--time-budget allows it; "
                         "the best kept); for texts: auto (frozen, and full where a GPU, --epochs or at most 400 "

@@ -6,7 +6,7 @@ from typing import Protocol, Self, Sequence
 
 import numpy as np
 from ..errors import ConfigError, DataError
-from ..strategies import STRATEGIES
+from ..strategies import AUTO, STRATEGIES
 
 __all__ = ["COMPARED_STRATEGIES", "LabelledSet", "SPLIT_SEED", "Size", "baseline_first", "check_sizes",
            "check_test_classes", "nested_subset", "parse_sizes", "parse_strategies", "split_test", "validation_subset"]
@@ -14,7 +14,7 @@ __all__ = ["COMPARED_STRATEGIES", "LabelledSet", "SPLIT_SEED", "Size", "baseline
 Size = int | str  # examples per class, or "all"
 SPLIT_SEED = 0  # of the fixed test split
 # ``auto`` runs `headstart advise` on each subset and fits what it recommends, so compare can score the advice.
-COMPARED_STRATEGIES = (*STRATEGIES, "auto")
+COMPARED_STRATEGIES = (*STRATEGIES, AUTO)
 
 
 class LabelledSet(Protocol):

@@ -14,12 +14,57 @@ from ..errors import ConfigError
 if TYPE_CHECKING:
     from torch import nn
 
-STRATEGIES = ("frozen", "multilayer", "partial", "full", "scratch", "prototype", "knn")
-# TextClassifier's: scratch is TF-IDF and logistic regression, full fine-tunes MiniLM (see headstart.text.classifier)
-TEXT_STRATEGIES = ("auto", "frozen", "prototype", "knn", "full", "scratch")
-EMBEDDING_STRATEGIES = ("frozen", "multilayer", "prototype", "knn")
-NEIGHBOUR_STRATEGIES = ("prototype", "knn")  # classify by nearness to training embeddings: no --head of theirs
-FEATURES = {"multilayer": "blocks"}  # what the embedding strategies read; the rest: the pooled output
+@dataclass(frozen=True)
+class StrategyRecord:
+    """One row of :data:`TABLE`: what a strategy is, for every modality. The CLI's choices, compare's defaults, the
+    estimators and :func:`resolve_strategy` all read the table; a new strategy is a row here plus its fit in the
+    estimators' ``_fit_strategy``.
+
+    Attributes:
+        name: what ``--strategy`` takes.
+        tasks: the modalities that have it (``image``, ``text``).
+        on_embeddings: the encoder runs once to embed the data and a head is fitted on the embeddings.
+        neighbour: classifies by nearness to the training embeddings (no ``--head`` of its own).
+        features: what an embedding strategy reads: ``pooled`` (the backbone's output) or ``blocks`` (every block's).
+        pretrained: starts from pretrained weights.
+        frozen: which backbone stages stay fixed while training: ``all``, the ``first`` ``--freeze`` ones, ``none``.
+        backbone_lr_scale: learning rate of trainable backbone layers relative to the head's.
+        warmup_fraction: share of the optimisation steps spent warming the learning rate up.
+        input_size: images' resolution by default: the ``backbone``'s own, or ``from_images`` (twice their side,
+            between 64 px and the backbone's: a network trained end to end learns small images at small sizes).
+    """
+
+    name: str
+    tasks: tuple[str, ...]
+    on_embeddings: bool = False
+    neighbour: bool = False
+    features: str = "pooled"
+    pretrained: bool = True
+    frozen: str = "all"
+    backbone_lr_scale: float = 1.0
+    warmup_fraction: float = 0.0
+    input_size: str = "backbone"
+
+
+BOTH = ("image", "text")
+TABLE: dict[str, StrategyRecord] = {record.name: record for record in (
+    StrategyRecord("frozen", BOTH, on_embeddings=True),
+    StrategyRecord("multilayer", ("image",), on_embeddings=True, features="blocks"),
+    # text: none (MiniLM has no stages to split); images: the frozen prefix is cached (training/prefix.py)
+    StrategyRecord("partial", ("image",), frozen="first", backbone_lr_scale=0.1, warmup_fraction=0.1),
+    StrategyRecord("full", BOTH, frozen="none", backbone_lr_scale=0.1, warmup_fraction=0.1,
+                   input_size="from_images"),
+    # text: TF-IDF and logistic regression (headstart.text.classifier); images: the same network, random weights
+    StrategyRecord("scratch", BOTH, pretrained=False, frozen="none", warmup_fraction=0.05, input_size="from_images"),
+    StrategyRecord("prototype", BOTH, on_embeddings=True, neighbour=True),
+    StrategyRecord("knn", BOTH, on_embeddings=True, neighbour=True),
+)}
+AUTO = "auto"  # not a row: fits rows' strategies as candidates and keeps the best (each estimator's _fit_auto)
+
+STRATEGIES = tuple(name for name, record in TABLE.items() if "image" in record.tasks)
+TEXT_STRATEGIES = (AUTO, *(name for name, record in TABLE.items() if "text" in record.tasks))
+EMBEDDING_STRATEGIES = tuple(name for name, record in TABLE.items() if record.on_embeddings)
+NEIGHBOUR_STRATEGIES = tuple(name for name, record in TABLE.items() if record.neighbour)
 FEATURE_KINDS = ("pooled", "blocks")  # the backbone's pooled output; every block's (features.layers.BlockFeatures)
 
 
@@ -33,7 +78,7 @@ class Strategy:
     """How a backbone is reused.
 
     Attributes:
-        name: one of :data:`STRATEGIES`.
+        name: one of :data:`STRATEGIES` (its row of :data:`TABLE`).
         pretrained: start from pretrained weights (``False`` only for ``scratch``).
         frozen_stages: how many backbone stages, counted from the input, stay fixed.
         backbone_lr_scale: learning rate of trainable backbone layers relative to the head's.
@@ -76,18 +121,15 @@ def resolve_strategy(name: str, num_stages: int, freeze: float | int | str | Non
     """The :class:`Strategy` called ``name`` for a backbone with ``num_stages`` stages."""
     if name not in STRATEGIES:
         raise ConfigError(f"unknown strategy {name!r}.", fix=f"Choose one of {', '.join(STRATEGIES)}.")
-    if freeze is not None and name != "partial":
+    record = TABLE[name]
+    if freeze is not None and record.frozen != "first":
         raise ConfigError(f"--freeze applies to the partial strategy, not {name!r}.",
                           fix="Pass --strategy partial --freeze K, or drop --freeze.")
-    if name in EMBEDDING_STRATEGIES:
-        return Strategy(name, pretrained=True, frozen_stages=num_stages, on_embeddings=True,
-                        features=FEATURES.get(name, "pooled"))
-    if name == "partial":
-        return Strategy(name, pretrained=True, frozen_stages=_stage_count(freeze, num_stages),
-                        backbone_lr_scale=0.1, warmup_fraction=0.1)
-    if name == "full":
-        return Strategy(name, pretrained=True, frozen_stages=0, backbone_lr_scale=0.1, warmup_fraction=0.1)
-    return Strategy(name, pretrained=False, frozen_stages=0, backbone_lr_scale=1.0, warmup_fraction=0.05)
+    frozen_stages = _stage_count(freeze, num_stages) if record.frozen == "first" else \
+        num_stages if record.frozen == "all" else 0
+    return Strategy(name, pretrained=record.pretrained, frozen_stages=frozen_stages,
+                    backbone_lr_scale=record.backbone_lr_scale, warmup_fraction=record.warmup_fraction,
+                    on_embeddings=record.on_embeddings, features=record.features)
 
 
 def apply_strategy(net: nn.Module, strategy: Strategy, lr: float) -> list[dict[str, Any]]:
@@ -108,5 +150,5 @@ def apply_strategy(net: nn.Module, strategy: Strategy, lr: float) -> list[dict[s
     return groups
 
 
-__all__ = ["EMBEDDING_STRATEGIES", "FEATURES", "STRATEGIES", "Strategy", "TEXT_STRATEGIES", "apply_strategy",
-           "resolve_strategy"]
+__all__ = ["AUTO", "EMBEDDING_STRATEGIES", "NEIGHBOUR_STRATEGIES", "STRATEGIES", "Strategy", "StrategyRecord", "TABLE",
+           "TEXT_STRATEGIES", "apply_strategy", "resolve_strategy"]
