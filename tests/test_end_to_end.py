@@ -70,6 +70,9 @@ def test_cli_train_evaluate_predict(fashion_small, tmp_path, capsys):
     assert (out / "model.pt").exists() and (out / "metrics.json").exists()
     # the default is auto: frozen and multilayer scored on the validation split, the better kept
     assert trained["strategy"] == trained["advice"]["chosen"] in ("frozen", "multilayer")
+    # scored on the validation split, then the kept head learned from every training image
+    assert trained["refit_on_validation"] and trained["train_images"] == len([p for p in train_dir.rglob("*")
+                                                                                if p.is_file()])
     assert main(["--json", "evaluate", str(out), str(test_dir)]) == 0  # the --out folder stands for model.pt
     report = json.loads(capsys.readouterr().out)
     assert report["accuracy"] >= 0.8 and set(report["per_class"]) == {"bag", "sneaker", "trouser"}

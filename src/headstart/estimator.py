@@ -150,7 +150,7 @@ class Classifier(ABC):
                                      standardize=details.get("standardized", False))
         if details["kind"] == "knn":
             details["options"] = {**details["options"], "num_references": len(features)}
-        details[f"train_{self.unit}"] = len(features)
+        details[f"train_{self.unit}"], details["refit_on_validation"] = len(features), True
         return refitted.eval()
 
     # -------------------------------------------------------------- predicting

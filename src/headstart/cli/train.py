@@ -90,7 +90,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                           f"stages and the head", highlight=False)
         items = unit(clf.task)
         console.print(f"[bold]{strategy}[/] {result['backbone']}: validation accuracy "
-                      f"[bold]{clf.val_accuracy_:.1%}[/] on {result.get('val_' + items, '?')} {items}, "
+                      f"[bold]{clf.val_accuracy_:.1%}[/] on {result.get('val_' + items, '?')} {items}"
+                      f"{' (then the head learned from them too)' if result.get('refit_on_validation') else ''}, "
                       f"trained in {result['seconds']:.1f} s -> {path}")
     return result
 
