@@ -138,6 +138,18 @@ def test_a_second_advice_on_the_same_images_runs_no_network_and_advises_the_same
     assert second.to_dict() == first.to_dict()
 
 
+def test_advice_without_a_cache_writes_nothing_to_the_default_one(fashion_small, tmp_path, monkeypatch):
+    default = tmp_path / "default-cache"
+    monkeypatch.setenv("HEADSTART_CACHE", str(default))
+    for off in (False, None):  # None: what open_cache returns for False, as ImageClassifier(cache=False) passes it
+        advice = headstart.advise(fashion_small[0], backbones=["efficientnet_lite0"], sample_per_class=4,
+                                  can_fine_tune=False, cache=off)
+        assert advice.ranking.best.name == "efficientnet_lite0"
+    # the exported ONNX graph is kept even without an embedding cache (exporting costs seconds); no embedding is
+    written = [path.relative_to(default) for path in default.rglob("*") if path.is_file()] if default.exists() else []
+    assert written and all(path.parts[0] == "graphs" for path in written), written
+
+
 def _evidence(shift: float, probe: float, count: int = 8) -> list[StageEvidence]:
     return [StageEvidence(f"s{i}", shift, probe) for i in range(count)]
 

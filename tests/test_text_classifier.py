@@ -252,7 +252,9 @@ def test_auto_with_word_vectors_is_frozen_and_needs_two_texts_per_class(bbc):
     assert "needs the minilm encoder, not 'glove-50d'" in clf.advice_["reasons"][1]
     lone = TextDataset(train.texts[:9], train.labels[:9], TOPICS[:2], "one business text too few")
     with pytest.raises(DataError, match="class 'entertainment' has 1 example; auto needs at least 2 per class"):
-        TextClassifier("glove-50d", progress=False).fit(lone)
+        clf.fit(lone)
+    with pytest.raises(ConfigError, match="not fitted"):  # a failed fit leaves no model with other data's classes
+        clf.predict(["a text"])
 
 
 def test_cli_train_evaluate_predict_on_texts(bbc, tmp_path, capsys):

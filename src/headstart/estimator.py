@@ -49,6 +49,8 @@ class Classifier(ABC):
         Lines/JSON file, a folder of ``<class>/*.txt`` or a ``TextDataset``); ``val`` (the same forms) replaces the
         stratified validation split."""
         self._check_config()
+        # A fit that fails leaves the classifier unfitted, never one model with another data's classes.
+        vars(self).pop(self._fitted_attribute, None)
         dataset = self._load(data)
         self.classes_ = list(dataset.classes)
         if val is not None:

@@ -61,7 +61,8 @@ ENGINE = option("--engine", default="auto", choices=ENGINES,
 PRECISION = option("--precision", default=PRECISIONS[0], choices=PRECISIONS, help="embedding precision")
 TTA = option("--tta", action="store_true",
              help="average embeddings with the mirrored image's (part of the embedding cache key)")
-NO_CACHE = option("--no-cache", action="store_true", help="do not read or write the embedding cache")
+NO_CACHE = option("--no-cache", action="store_true", help="do not read or write the embedding cache (exported "
+                  "ONNX graphs are still kept there)")
 
 ACCELERATOR = option("--accelerator", default="auto", choices=["auto", "cpu", "gpu"],
                      help="where to run (auto: a GPU when there is one)")

@@ -42,9 +42,9 @@ def default_cache_dir() -> Path:
 
 
 def open_cache(setting: "bool | str | Path | EmbeddingCache") -> "EmbeddingCache | None":
-    """The cache a ``cache=`` setting names: ``True`` the default folder, ``False`` none, a cache itself, else that
-    folder."""
-    if setting is False:
+    """The cache a ``cache=`` setting names: ``True`` the default folder, ``False`` (or ``None``, what this returns
+    for ``False``) none, a cache itself, else that folder."""
+    if setting is False or setting is None:
         return None
     if isinstance(setting, EmbeddingCache):
         return setting

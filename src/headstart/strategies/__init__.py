@@ -47,17 +47,18 @@ class StrategyRecord:
 
 
 BOTH = ("image", "text")
+# Cheapest first (compare runs them in this order, after scratch, the baseline): embedding strategies, then training.
 TABLE: dict[str, StrategyRecord] = {record.name: record for record in (
     StrategyRecord("frozen", BOTH, on_embeddings=True),
     StrategyRecord("multilayer", ("image",), on_embeddings=True, features="blocks"),
+    StrategyRecord("prototype", BOTH, on_embeddings=True, neighbour=True),
+    StrategyRecord("knn", BOTH, on_embeddings=True, neighbour=True),
     # text: none (MiniLM has no stages to split); images: the frozen prefix is cached (training/prefix.py)
     StrategyRecord("partial", ("image",), frozen="first", backbone_lr_scale=0.1, warmup_fraction=0.1),
     StrategyRecord("full", BOTH, frozen="none", backbone_lr_scale=0.1, warmup_fraction=0.1,
                    input_size="from_images"),
     # text: TF-IDF and logistic regression (headstart.text.classifier); images: the same network, random weights
     StrategyRecord("scratch", BOTH, pretrained=False, frozen="none", warmup_fraction=0.05, input_size="from_images"),
-    StrategyRecord("prototype", BOTH, on_embeddings=True, neighbour=True),
-    StrategyRecord("knn", BOTH, on_embeddings=True, neighbour=True),
 )}
 AUTO = "auto"  # not a row: fits rows' strategies as candidates and keeps the best (each estimator's _fit_auto)
 

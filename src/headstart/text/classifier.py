@@ -116,14 +116,15 @@ class TextClassifier(Classifier):
 
     # ----------------------------------------------------------------- fitting
     def _fit_strategy(self, train: TextDataset, val: TextDataset, *, refit: bool) -> dict[str, Any]:
-        self.strategy_, y = self.strategy, self._label_ids(train)
+        # both label sets first: validation labels the training data lacks are refused before any work
+        self.strategy_, y, val_y = self.strategy, self._label_ids(train), self._label_ids(val)
         if self.strategy == "scratch":
             return self._scored(self._fit_tfidf(train.texts, y), val)
         if self.strategy == "full":
-            return self._scored(self._fit_full(train.texts, y, val.texts, self._label_ids(val)), val)
+            return self._scored(self._fit_full(train.texts, y, val.texts, val_y), val)
         self.encoder_ = self._encoder()
         (features, notes), (val_features, val_notes) = self._embed(train.texts), self._embed(val.texts)
-        details = self._fit_on_embeddings((features, y), (val_features, self._label_ids(val)), refit=refit)
+        details = self._fit_on_embeddings((features, y), (val_features, val_y), refit=refit)
         return {**details, **_counted(notes, val_notes)}
 
     def _scored(self, details: dict[str, Any], val: TextDataset) -> dict[str, Any]:
