@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -71,3 +72,20 @@ def test_every_list_of_strategies_comes_from_the_one_table():
             assert (strategy.on_embeddings, strategy.pretrained, strategy.features) == \
                 (record.on_embeddings, record.pretrained, record.features)
             assert strategy.frozen_stages == {"all": 7, "first": 3, "none": 0}[record.frozen]
+
+
+def test_the_command_exits_with_its_code_after_the_exit_handlers_and_whole_output(tmp_path):
+    # run() ends the process without unloading every module; what a normal exit does must still happen
+    script = ("import atexit, sys, headstart.cli\n"
+              "marker = sys.argv[1]\n"
+              "atexit.register(lambda: open(marker, 'w').write('ran'))\n"
+              "sys.argv = ['headstart', *sys.argv[2:]]\n"
+              "headstart.cli.run()\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    listed = subprocess.run([sys.executable, "-c", script, str(tmp_path / "ok"), "--json", "backbones"],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert listed.returncode == 0 and (tmp_path / "ok").read_text() == "ran"
+    assert {"efficientnet_lite0", "minilm"} <= {row["name"] for row in json.loads(listed.stdout)}
+    failed = subprocess.run([sys.executable, "-c", script, str(tmp_path / "bad"), "predict", str(tmp_path / "none.pt"),
+                             "x.png"], capture_output=True, text=True, env=env, timeout=300)
+    assert failed.returncode == 1 and "error:" in failed.stderr and (tmp_path / "bad").read_text() == "ran"

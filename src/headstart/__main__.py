@@ -1,7 +1,5 @@
 """``python -m headstart``: the ``headstart`` command."""
 
-import sys
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()
